@@ -12,8 +12,10 @@ namespace LayoutGuidance.Text;
 /// </summary>
 /// <remarks>
 /// The start, end and unknown tokens are never split: written literally in a prompt they become
-/// their ids. The pad token is only used for padding (so with SD2.x's <c>!</c> a literal '!' is BPE
-/// punctuation, id 256 when it ends a word).
+/// their ids. The pad token is only used for padding, so with SD2.x's <c>!</c> a literal '!' is BPE
+/// punctuation (id 256 when it ends a word), as in the reference fixtures' <c>ids_pad_zero</c>.
+/// A tokenizer loaded by transformers' <c>from_pretrained</c> also registers its pad token as
+/// never-split, which would turn a literal '!' into id 0 there; no reference fixture covers that.
 /// </remarks>
 public sealed class ClipTokenizer
 {
@@ -39,7 +41,7 @@ public sealed class ClipTokenizer
         BosTokenId = IdOf(config.BosToken, "bos_token");
         EosTokenId = IdOf(config.EosToken, "eos_token");
         PadTokenId = IdOf(config.PadToken, "pad_token");
-        IdOf(config.UnkToken, "unk_token");
+        IdOf(config.UnkToken, "unk_token"); // checked now: BPE falls back to it
         _unsplittable = new[] { config.BosToken, config.EosToken, config.UnkToken }.Distinct().ToArray();
         _bpe = BpeTokenizer.Create(new BpeOptions(vocabulary)
         {
