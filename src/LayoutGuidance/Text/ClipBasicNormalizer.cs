@@ -18,7 +18,7 @@ internal static class ClipBasicNormalizer
         {
             // A lone surrogate is category Cs, a control character to BasicTokenizer: dropped.
             if (!Rune.TryGetRuneAt(text, i, out var r)) continue;
-            if (r.IsBmp is false) i++;
+            if (!r.IsBmp) i++;
             if (r.Value is 0 or 0xFFFD || IsControl(r)) continue;
             if (IsWhitespace(r)) cleaned.Append(' ');
             else if (IsCjkIdeograph(r.Value)) cleaned.Append(' ').Append(r.ToString()).Append(' ');
