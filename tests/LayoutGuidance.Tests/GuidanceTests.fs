@@ -96,7 +96,7 @@ let private energyTests =
             let objects =
                 ResizeArray [ LayoutObject("left", ResizeArray [ box 0.0 0.0 0.5 1.0 ], ResizeArray [ 1; 3 ])
                               LayoutObject("corner", ResizeArray [ box 0.5 0.5 1.0 1.0; box 0.0 0.0 0.5 0.5 ], ResizeArray [ 2 ]) ]
-            // Two maps sharing storage: one on the 2×2 latent grid itself, one reused to check sums over maps.
+            // A second, scaled map puts the sum over maps on the path of the gradient too.
             let energy (m: torch.Tensor) = LayoutEnergy.Compute(ResizeArray [ m; m * 2.0 ], objects, 2, 2)
             use m = start.clone().requires_grad_()
             use e = energy m
