@@ -35,3 +35,24 @@ let tests =
             Expect.equal c2.dtype torch.bfloat16 "c dtype"
         }
     ]
+
+[<Tests>]
+let configTests =
+    testList "diffusers config" [
+        test "bare -Infinity / NaN written by Python's json module read as doubles" {
+            let file = Path.Combine(Fixtures.tempDir (), "scheduler_config.json")
+            File.WriteAllText(file, """{"_class_name": "DPMSolverMultistepScheduler", "lambda_min_clipped": -Infinity, "note": "-Infinity stays text"}""")
+            let cfg = DiffusersConfig.Read<LayoutGuidance.Schedulers.SchedulerConfig> file
+            Expect.equal cfg.LambdaMinClipped System.Double.NegativeInfinity "lambda_min_clipped"
+        }
+        test "a value of the wrong type names the file and the key" {
+            let file = Path.Combine(Fixtures.tempDir (), "scheduler_config.json")
+            File.WriteAllText(file, """{"num_train_timesteps": "many"}""")
+            try
+                DiffusersConfig.Read<LayoutGuidance.Schedulers.SchedulerConfig> file |> ignore
+                failtest "expected a ConfigException"
+            with :? ConfigException as e ->
+                Expect.stringContains e.Message file "names the file"
+                Expect.stringContains e.Message "num_train_timesteps" "names the key"
+        }
+    ]
