@@ -39,14 +39,14 @@ let private loadWeights (m: torch.nn.Module) (file: string) =
         use source = st.Load name
         target.copy_ source |> ignore
 
-let private readConfig pipeline component = CLIPTextConfig.Read(Fixtures.path [ pipeline; component; "config.json" ])
+let private readConfig pipeline part = CLIPTextConfig.Read(Fixtures.path [ pipeline; part; "config.json" ])
 
 let private build (config: CLIPTextConfig) projection : TextEncoder =
-    if projection then CLIPTextModelWithProjection config else CLIPTextModel config
+    if projection then new CLIPTextModelWithProjection(config) else new CLIPTextModel(config)
 
-let private loaded pipeline component projection config =
+let private loaded pipeline part projection config =
     let m = build config projection
-    loadWeights m (Fixtures.path [ pipeline; component; "model.safetensors" ])
+    loadWeights m (Fixtures.path [ pipeline; part; "model.safetensors" ])
     m.eval ()
     m
 
@@ -60,6 +60,8 @@ let private caseIndex =
         doc.RootElement.GetProperty("cases").EnumerateArray()
         |> Seq.map (fun c -> c.GetProperty("name").GetString(), c.Clone())
         |> Map.ofSeq)
+
+let private indexEntry (name: string) = caseIndex.Force()[name]
 
 let private writeConfig (json: string) =
     let file = Path.Combine(Fixtures.tempDir (), "config.json")
@@ -124,18 +126,17 @@ let private parity (e: Encoder) =
                 expectClose out.PoolerOutput case["pooler_output"] "pooler_output"
             }
         test "pooling takes the first end-of-text token (row 2: position 40)" {
-            let out, _ = run.Force()
+            let out, case = run.Force()
+            let row = case["input_ids"].select(0L, 2L).data<int64>().ToArray()
+            Expect.equal (Array.findIndex ((=) 999L) row) 40 "the first <|endoftext|> (999) is at position 40"
             use at40 = out.LastHiddenState[2L, 40L]
-            expectClose out.PoolerOutput[2L] at40 "pooled row 2"
+            expectClose (out.PoolerOutput[2L]) at40 "pooled row 2"
         }
     ]
 
-let private encodePromptCase (name: string) =
-    caseIndex.Force()[name]
-
 /// Prompt and "" ids are rows 0 and 1 of the text-encoder case of the same pipeline and tokenizer.
 let private promptIds textCase =
-    let index = caseIndex.Force()[textCase]
+    let index = indexEntry textCase
     let rows = index.GetProperty("rows").EnumerateArray() |> Seq.toArray
     let ids = (caseTensors textCase)["input_ids"]
     rows[0].GetProperty("text").GetString(), rows[1].GetProperty("text").GetString(), ids.narrow(0L, 0L, 1L), ids.narrow(0L, 1L, 1L)
@@ -145,7 +146,7 @@ let private sdEncodePrompt family =
         TorchRuntime.Initialize()
         let e = encoders |> List.find (fun e -> e.Case = $"{family}_text_encoder")
         let prompt, empty, ids, emptyIds = promptIds e.Case
-        Expect.equal prompt ((encodePromptCase $"{family}_encode_prompt").GetProperty("prompt").GetString()) "same prompt as the encode_prompt case"
+        Expect.equal prompt ((indexEntry $"{family}_encode_prompt").GetProperty("prompt").GetString()) "same prompt as the encode_prompt case"
         Expect.equal empty "" "row 1 is the empty prompt"
         let encoder = StableDiffusionPromptEncoder(loadedEncoder e :?> CLIPTextModel)
         use encoded = encoder.EncodePrompt(PromptTokenIds ids, PromptTokenIds emptyIds)
@@ -216,8 +217,8 @@ let tests =
             test "models refuse a config built in code that cannot run" {
                 TorchRuntime.Initialize()
                 let bad = CLIPTextConfig(HiddenAct = "relu")
-                Expect.throwsT<ConfigException> (fun () -> CLIPTextModel bad |> ignore) "CLIPTextModel"
-                Expect.throwsT<ConfigException> (fun () -> CLIPTextModelWithProjection bad |> ignore) "CLIPTextModelWithProjection"
+                Expect.throwsT<ConfigException> (fun () -> new CLIPTextModel(bad) |> ignore) "CLIPTextModel"
+                Expect.throwsT<ConfigException> (fun () -> new CLIPTextModelWithProjection(bad) |> ignore) "CLIPTextModelWithProjection"
             }
         ]
         testList "reference parity (transformers 4.32)" [ for e in encoders -> parity e ]
@@ -236,7 +237,7 @@ let tests =
         }
         test "input_ids longer than max_position_embeddings are refused" {
             TorchRuntime.Initialize()
-            let m = CLIPTextModel(readConfig "tiny-sd15" "text_encoder")
+            let m = new CLIPTextModel(readConfig "tiny-sd15" "text_encoder")
             use ids = torch.zeros ([| 1L; 78L |], dtype = torch.int64)
             let e = raised<ArgumentException> (fun () -> m.call ids |> ignore)
             Expect.stringContains e.Message "max_position_embeddings 77" "names the limit"
@@ -262,7 +263,7 @@ let tests =
                 TorchRuntime.Initialize()
                 let prompt, _, ids, _ = promptIds "sdxl_text_encoder"
                 let _, _, ids2, _ = promptIds "sdxl_text_encoder_2"
-                Expect.equal prompt ((encodePromptCase "sdxl_encode_prompt").GetProperty("prompt").GetString()) "same prompt as the encode_prompt case"
+                Expect.equal prompt ((indexEntry "sdxl_encode_prompt").GetProperty("prompt").GetString()) "same prompt as the encode_prompt case"
                 let encoder = sdxlEncoder true
                 Expect.isTrue encoder.ZerosForMissingNegativePrompt "force_zeros_for_empty_prompt"
                 use encoded = encoder.EncodePrompt(PromptTokenIds(ids, ids2), null)
@@ -291,19 +292,19 @@ let tests =
                 let _, _, ids2, _ = promptIds "sdxl_text_encoder_2"
                 let sdxl = sdxlEncoder false
                 Expect.throwsT<ArgumentNullException> (fun () -> sdxl.EncodePrompt(PromptTokenIds(ids, ids2), null) |> ignore) "SDXL without force_zeros"
-                let sd = StableDiffusionPromptEncoder(CLIPTextModel(readConfig "tiny-sd15" "text_encoder"))
+                let sd = StableDiffusionPromptEncoder(new CLIPTextModel(readConfig "tiny-sd15" "text_encoder"))
                 Expect.throwsT<ArgumentNullException> (fun () -> sd.EncodePrompt(PromptTokenIds ids, null) |> ignore) "SD"
             }
             test "sdxl needs ids from both tokenizers, SD from one" {
                 TorchRuntime.Initialize()
                 let _, _, ids, _ = promptIds "sdxl_text_encoder"
                 Expect.throwsT<ArgumentException> (fun () -> (sdxlEncoder true).Encode(PromptTokenIds ids) |> ignore) "SDXL without InputIds2"
-                let sd = StableDiffusionPromptEncoder(CLIPTextModel(readConfig "tiny-sd15" "text_encoder"))
+                let sd = StableDiffusionPromptEncoder(new CLIPTextModel(readConfig "tiny-sd15" "text_encoder"))
                 Expect.throwsT<ArgumentException> (fun () -> sd.Encode(PromptTokenIds(ids, ids)) |> ignore) "SD with InputIds2"
             }
             test "sdxl add_time_ids = original_size + crops_coords_top_left + target_size" {
                 TorchRuntime.Initialize()
-                let case = encodePromptCase "sdxl_encode_prompt"
+                let case = indexEntry "sdxl_encode_prompt"
                 let pair (key: string) = let a = case.GetProperty(key).EnumerateArray() |> Seq.map (fun v -> v.GetInt32()) |> Seq.toArray in struct (a[0], a[1])
                 use ids = StableDiffusionXLPromptEncoder.AddTimeIds(pair "original_size", pair "crops_coords_top_left", pair "target_size")
                 Expect.equal ids.dtype torch.float32 "float32"

@@ -15,7 +15,6 @@ public sealed class StableDiffusionPromptEncoder(CLIPTextModel textEncoder) : Pr
 
     public override PromptEmbeddings Encode(PromptTokenIds ids)
     {
-        RequireIds(ids.InputIds, nameof(ids.InputIds), "Stable Diffusion");
         if (ids.InputIds2 is not null)
             throw new ArgumentException("Stable Diffusion has one tokenizer; InputIds2 is for SDXL's tokenizer_2", nameof(ids));
         using var noGrad = torch.no_grad();

@@ -20,14 +20,13 @@ public sealed class StableDiffusionXLPromptEncoder(CLIPTextModel textEncoder, CL
 
     public override PromptEmbeddings Encode(PromptTokenIds ids)
     {
-        RequireIds(ids.InputIds, nameof(ids.InputIds), "SDXL");
-        RequireIds(ids.InputIds2, nameof(ids.InputIds2), "SDXL");
-        if (ids.InputIds2!.shape[0] != ids.InputIds.shape[0])
-            throw new ArgumentException($"InputIds has batch {ids.InputIds.shape[0]}, InputIds2 has batch {ids.InputIds2.shape[0]}", nameof(ids));
+        var ids2 = ids.InputIds2 ?? throw new ArgumentException("SDXL needs InputIds2, the token ids from tokenizer_2", nameof(ids));
+        if (ids2.shape[0] != ids.InputIds.shape[0])
+            throw new ArgumentException($"InputIds has batch {ids.InputIds.shape[0]}, InputIds2 has batch {ids2.shape[0]}", nameof(ids));
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var first = TextEncoder.call(ids.InputIds);
-        var second = TextEncoder2.call(ids.InputIds2);
+        var second = TextEncoder2.call(ids2);
         var embeds = cat([first.HiddenStates[^2], second.HiddenStates[^2]], -1);
         return new PromptEmbeddings(embeds.MoveToOuterDisposeScope(), second.TextEmbeds!.MoveToOuterDisposeScope());
     }

@@ -1,5 +1,3 @@
-using TorchSharp;
-
 namespace LayoutGuidance.Text;
 
 /// <summary>
@@ -31,14 +29,14 @@ public abstract class PromptEncoder
         if (negativePrompt is not null && negativePrompt.BatchSize != prompt.BatchSize)
             throw new ArgumentException($"negative prompt batch {negativePrompt.BatchSize} differs from prompt batch {prompt.BatchSize}", nameof(negativePrompt));
         var positive = Encode(prompt);
-        if (negativePrompt is not null) return new EncodedPrompt(positive, Encode(negativePrompt));
-        return new EncodedPrompt(positive, positive.ZerosLike());
-    }
-
-    private protected static void RequireIds(TorchSharp.torch.Tensor? ids, string name, string family)
-    {
-        if (ids is null) throw new ArgumentException($"{family} needs {name}", name);
-        if (ids.dim() != 2 || ids.dtype != torch.ScalarType.Int64)
-            throw new ArgumentException($"{name} must be an int64 tensor [batch, tokens]; got {ids.dtype} [{string.Join(", ", ids.shape)}]", name);
+        try
+        {
+            return new EncodedPrompt(positive, negativePrompt is null ? positive.ZerosLike() : Encode(negativePrompt));
+        }
+        catch
+        {
+            positive.Dispose();
+            throw;
+        }
     }
 }
