@@ -9,7 +9,7 @@ let private size = ShapesDataset.ImageSize
 
 /// What a small diffusion model does to an image, roughly: Gaussian blur (σ in pixels), Gaussian
 /// noise (σ in [0,1] units), and a colour shift (per-channel gain 1 ± shift and offset ± shift/2).
-let degrade (seed: uint64) (blur: float) (noise: float) (shift: float) (rgb: byte[]) =
+let private degrade (seed: uint64) (blur: float) (noise: float) (shift: float) (rgb: byte[]) =
     let rng = SplitMix64 seed
     let radius = int (ceil (3.0 * blur))
     let kernel = Array.init (2 * radius + 1) (fun i -> let d = float (i - radius) in exp (-(d * d) / (2.0 * blur * blur)))
