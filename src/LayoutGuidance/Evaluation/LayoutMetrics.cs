@@ -24,7 +24,7 @@ public static class LayoutMetrics
     }
 
     /// <summary>Whether the first box's centre stands in the relation to the second's (strictly).</summary>
-    public static bool Holds(SpatialRelation relation, Box first, Box second) => relation switch
+    static bool Holds(SpatialRelation relation, Box first, Box second) => relation switch
     {
         SpatialRelation.LeftOf => first.CenterX < second.CenterX,
         SpatialRelation.RightOf => first.CenterX > second.CenterX,

@@ -34,7 +34,7 @@ public static class CaptionVocabulary
     /// Byte-level BPE training: repeatedly merges the most frequent adjacent pair (ties: the ordinally
     /// smallest pair) until every word is one symbol.
     /// </summary>
-    public static IReadOnlyList<(string Left, string Right)> LearnMerges(IEnumerable<string> words)
+    static IReadOnlyList<(string Left, string Right)> LearnMerges(IEnumerable<string> words)
     {
         var symbols = words.Distinct().Select(Symbols).ToList();
         var merges = new List<(string, string)>();

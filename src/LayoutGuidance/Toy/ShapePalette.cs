@@ -29,7 +29,7 @@ public static class ShapePalette
     }
 
     /// <summary>HSV to RGB, all in [0, 1] except the hue in degrees. Pure arithmetic, so bit-identical everywhere.</summary>
-    public static (double R, double G, double B) FromHsv(double hueDegrees, double saturation, double value)
+    internal static (double R, double G, double B) FromHsv(double hueDegrees, double saturation, double value)
     {
         var h = Wrap(hueDegrees) / 60;
         var sector = (int)h;
