@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using static TorchSharp.torch;
 
@@ -9,6 +10,14 @@ public static class SafeTensorsWriter
     public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var entries = tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
+        for (int i = 0; i < entries.Count; i++)
+        {
+            var name = entries[i].Key;
+            if (name == "__metadata__") throw new ArgumentException($"{path}: '__metadata__' is reserved for the metadata map and cannot name a tensor", nameof(tensors));
+            if (i > 0 && entries[i - 1].Key == name) throw new ArgumentException($"{path}: two tensors are named '{name}'", nameof(tensors));
+            // Lone surrogates have no UTF-8 form; the header would not read back as the same name.
+            if (!IsValidUtf16(name)) throw new ArgumentException($"{path}: tensor name '{name}' is not valid Unicode text", nameof(tensors));
+        }
         var header = new Dictionary<string, object>();
         if (metadata is { Count: > 0 }) header["__metadata__"] = metadata;
         long offset = 0;
@@ -32,7 +41,9 @@ public static class SafeTensorsWriter
                 f.Write(BitConverter.GetBytes((ulong)padded));
                 f.Write(json);
                 for (int i = json.Length; i < padded; i++) f.WriteByte((byte)' ');
-                foreach (var c in contiguous) f.Write(c.bytes);
+                foreach (var c in contiguous)
+                    foreach (var chunk in TensorChunks.Of(c))
+                        using (chunk) f.Write(chunk.bytes);
             }
             File.Move(tmp, path, overwrite: true);
         }
@@ -40,5 +51,11 @@ public static class SafeTensorsWriter
         {
             foreach (var c in contiguous) c.Dispose();
         }
+    }
+
+    static bool IsValidUtf16(string s)
+    {
+        try { new UTF8Encoding(false, true).GetByteCount(s); return true; }
+        catch (EncoderFallbackException) { return false; }
     }
 }
