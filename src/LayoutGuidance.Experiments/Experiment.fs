@@ -14,7 +14,7 @@ type MergeArgs =
             | Partial -> "merge the shard folders that exist even when some are missing."
 
 type CompareArgs =
-    | [<MainCommand; ExactlyOnce; Last>] Results of baseline: string * candidate: string
+    | [<MainCommand; ExactlyOnce>] Results of baseline: string * candidate: string
     | Max_Drop of metric_amount: string
     | Max_Rise of metric_amount: string
 

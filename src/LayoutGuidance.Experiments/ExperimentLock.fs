@@ -11,6 +11,9 @@ type LockHolder =
       Host: string
       /// Process start time (UTC ticks): tells a live holder from a new process that reused its pid.
       ProcessStart: int64
+      /// The batch job the holder ran in (SLURM_JOB_ID), if any: a requeued job finds its own
+      /// earlier lock on another host and may take it, since one job never runs twice at once.
+      Job: string
       Acquired: DateTimeOffset }
 
 /// Exclusive right to write one results folder, released on Dispose. Two runners on the same
@@ -23,15 +26,18 @@ type ExperimentLock private (path: string, holder: LockHolder) =
         { Pid = p.Id
           Host = Environment.MachineName
           ProcessStart = p.StartTime.ToUniversalTime().Ticks
+          Job = Environment.GetEnvironmentVariable "SLURM_JOB_ID"
           Acquired = DateTimeOffset.UtcNow }
 
     static let tryRead (path: string) =
         try Some(JsonSerializer.Deserialize<LockHolder>(File.ReadAllText path))
         with :? IOException | :? JsonException -> None
 
-    /// Alive means: same host, a process with that pid, started when the holder says it did.
+    /// On this host: a process with that pid, started when the holder says it did. On another host
+    /// it cannot be checked, unless the holder was an earlier run of this same batch job (requeued).
     static let alive (h: LockHolder) =
-        if h.Host <> Environment.MachineName then true
+        if h.Host <> Environment.MachineName then
+            String.IsNullOrEmpty h.Job || h.Job <> Environment.GetEnvironmentVariable "SLURM_JOB_ID"
         else
             try
                 use p = Process.GetProcessById h.Pid

@@ -26,7 +26,9 @@ type internal Progress(total: int, log: TextWriter, bar: bool) =
 
     member _.Starting(cell: Cell) =
         match progressBar with
-        | Some b -> b.Message <- $"rendering {Cell.describe cell}"
+        | Some b ->
+            let eta = remaining () |> Option.map (fun t -> $", eta {Progress.Format t}") |> Option.defaultValue ""
+            b.Message <- $"{finished}/{total} done{eta}; rendering {Cell.describe cell}"
         | None -> ()
 
     member _.Finished(cell: Cell, seconds: float) =
@@ -34,9 +36,10 @@ type internal Progress(total: int, log: TextWriter, bar: bool) =
         let eta = remaining () |> Option.map (fun t -> $"eta {Progress.Format t}") |> Option.defaultValue ""
         match progressBar with
         | Some b ->
+            let message = $"{finished}/{total} done, {eta}; last {Cell.describe cell} ({seconds:F1}s)"
             match remaining () with
-            | Some t -> b.Tick(t, $"{finished}/{total} done, {eta}; last {Cell.describe cell} ({seconds:F1}s)")
-            | None -> b.Tick($"{finished}/{total}")
+            | Some t -> b.Tick(t, message)
+            | None -> b.Tick message
         | None ->
             let width = string(total).Length
             log.WriteLine($"[{finished.ToString().PadLeft width}/{total}] {Cell.describe cell} {seconds:F1}s {eta}".TrimEnd())

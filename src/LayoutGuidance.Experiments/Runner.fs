@@ -109,12 +109,33 @@ module Runner =
             raise (ExperimentException $"the renderer returned a metric named '{name}', which is empty or a reserved metrics.csv column; rename it")
         name
 
-    /// Saves a cell's image, heatmaps and traces, and returns its metrics.csv row.
-    let private save (folder: string) (settings: RunSettings) (cell: Cell) (result: CellResult) (seconds: float) =
+    /// The cell's metrics.csv row; checked before anything is written, so a renderer that names its
+    /// metrics badly fails on the first cell without leaving files behind.
+    let private row (settings: RunSettings) (cell: Cell) (result: CellResult) (seconds: float) =
+        let peak = float (Process.GetCurrentProcess().PeakWorkingSet64) / 1048576.0
+        let row =
+            [ yield Columns.cellId, cell.Id
+              yield! Cell.settings cell
+              yield Columns.device, settings.Device
+              yield Columns.dtype, settings.Dtype
+              yield Columns.image, $"images/{cell.Id}.png"
+              yield Columns.wallSeconds, Invariant.float (Math.Round(seconds, 3))
+              yield Columns.peakMemory, Invariant.float (Math.Round(peak, 1))
+              for name, v in result.Metrics -> metricName name, Invariant.float v
+              for name, v in result.Traces do
+                  let name = metricName name
+                  if v.Length > 0 then
+                      yield $"{name}.first", Invariant.float v[0]
+                      yield $"{name}.last", Invariant.float v[v.Length - 1]
+                      yield $"{name}.min", Invariant.float (Array.min v)
+                  yield $"{name}.count", Invariant.int v.Length ]
+        match row |> List.countBy fst |> List.filter (fun (_, n) -> n > 1) with
+        | [] -> row
+        | twice -> raise (ExperimentException $"""the renderer's metrics and trace summaries name {String.Join(", ", twice |> List.map fst)} more than once; give each metric its own name""")
+
+    /// Saves a cell's image, heatmaps and traces; the image goes last but one, the row last of all.
+    let private save (folder: string) (cell: Cell) (result: CellResult) =
         let id = cell.Id
-        let image = Path.Combine("images", id + ".png")
-        use img = Pictures.ofRgb result.Image
-        Pictures.savePng (Path.Combine(folder, image)) img
         let used = Collections.Generic.HashSet<string>()
         for phrase, map in result.Heatmaps do
             let index = cell.Layout.Phrases |> List.tryFindIndex (fun p -> p.Text = phrase) |> Option.defaultValue 0
@@ -127,22 +148,8 @@ module Runner =
             Pictures.savePng (Path.Combine(folder, "heatmaps", $"{id}-{name}.png")) h
         if not result.Traces.IsEmpty then
             writeJsonAtomic (Path.Combine(folder, "traces", id + ".json")) (dict result.Traces)
-        let peak = float (Process.GetCurrentProcess().PeakWorkingSet64) / 1048576.0
-        [ yield Columns.cellId, id
-          yield! Cell.settings cell
-          yield Columns.device, settings.Device
-          yield Columns.dtype, settings.Dtype
-          yield Columns.image, image.Replace('\\', '/')
-          yield Columns.wallSeconds, Invariant.float (Math.Round(seconds, 3))
-          yield Columns.peakMemory, Invariant.float (Math.Round(peak, 1))
-          for name, v in result.Metrics -> metricName name, Invariant.float v
-          for name, v in result.Traces do
-              if v.Length > 0 then
-                  let name = metricName name
-                  yield $"{name}.first", Invariant.float v[0]
-                  yield $"{name}.last", Invariant.float v[v.Length - 1]
-                  yield $"{name}.min", Invariant.float (Array.min v)
-              yield $"{metricName name}.count", Invariant.int v.Length ]
+        use img = Pictures.ofRgb result.Image
+        Pictures.savePng (Path.Combine(folder, "images", id + ".png")) img
 
     /// Writes gallery.png, plots/ and index.html from the folder's metrics.
     let report (e: Experiment) (folder: string) (table: MetricsTable) (manifest: Nodes.JsonObject) =
@@ -204,10 +211,11 @@ module Runner =
                         with _ ->
                             progress.Note $"cell {Cell.describe cell} failed"
                             reraise ()
-                    let seconds = clock.Elapsed.TotalSeconds
-                    writer.Append(save folder options.Settings cell result seconds)
+                    let values = row options.Settings cell result clock.Elapsed.TotalSeconds
+                    save folder cell result
+                    writer.Append values
                     rendered <- rendered + 1
-                    progress.Finished(cell, seconds)
+                    progress.Finished(cell, clock.Elapsed.TotalSeconds)
         with ex ->
             Manifest.endRun manifest runRecord $"failed: {ex.Message}" rendered
             Manifest.write folder manifest

@@ -124,6 +124,19 @@ let runTests =
             let final = metrics folder
             Expect.equal (ids final |> List.sort) (Experiment.cells grid |> List.map _.Id |> List.sort) "each cell exactly once"
         }
+        test "a renderer metric that reuses a settings column fails on the first cell, writing nothing" {
+            let root = Fixtures.tempDir ()
+            let clashing =
+                { new IRenderer with
+                    member _.Load(_, model) =
+                        { new ICellRenderer with
+                            member _.Info = { Model = model.Name; Folder = "none"; WeightHashes = []; Details = [] }
+                            member _.Render _ = { Image = { Width = 8; Height = 8; Pixels = Array.zeroCreate 192 }; Metrics = [ ("seed", 1.0) ]; Traces = []; Heatmaps = [] }
+                            member _.Dispose() = () } }
+            let e = caught<ExperimentException> (fun () -> Runner.run clashing (options root) grid |> ignore)
+            Expect.stringContains e.Message "'seed'" "names the metric"
+            Expect.isFalse (Directory.Exists(Path.Combine(root, "runner", "images"))) "no image written"
+        }
         test "--limit renders at most N cells per run" {
             let root = Fixtures.tempDir ()
             let r = RectRenderer()
@@ -155,11 +168,26 @@ let lockTests =
             Directory.CreateDirectory folder |> ignore
             use gone = Process.Start(ProcessStartInfo("true", UseShellExecute = false))
             gone.WaitForExit()
-            let stale = { Pid = gone.Id; Host = Environment.MachineName; ProcessStart = DateTime.UtcNow.Ticks; Acquired = DateTimeOffset.UtcNow }
+            let stale = { Pid = gone.Id; Host = Environment.MachineName; ProcessStart = DateTime.UtcNow.Ticks; Job = null; Acquired = DateTimeOffset.UtcNow }
             File.WriteAllText(Path.Combine(folder, ".lock"), JsonSerializer.Serialize stale)
             let s = Runner.run (RectRenderer()) (options root) grid
             Expect.equal s.Rendered 16 "ran"
             Expect.isFalse (File.Exists(Path.Combine(folder, ".lock"))) "lock released"
+        }
+        test "a lock from another host is respected, unless it is this batch job's own earlier run" {
+            let folder = Fixtures.tempDir ()
+            let elsewhere = { Pid = 4242; Host = "node-17"; ProcessStart = 0L; Job = "991"; Acquired = DateTimeOffset.UtcNow }
+            File.WriteAllText(Path.Combine(folder, ".lock"), JsonSerializer.Serialize elsewhere)
+            let e = caught<ExperimentLockedException> (fun () -> (ExperimentLock.Acquire folder :> IDisposable).Dispose())
+            Expect.stringContains e.Message "pid 4242 on host node-17" "names the other host"
+            Expect.stringContains e.Message "delete the lock file" "says how to recover"
+            let before = Environment.GetEnvironmentVariable "SLURM_JOB_ID"
+            try
+                Environment.SetEnvironmentVariable("SLURM_JOB_ID", "991")
+                use taken = ExperimentLock.Acquire folder
+                Expect.equal taken.Holder.Job "991" "requeued job takes its own lock"
+            finally
+                Environment.SetEnvironmentVariable("SLURM_JOB_ID", before)
         }
     ]
 
