@@ -34,8 +34,6 @@ let private palette =
 
 let phraseColour (index: int) = palette[index % palette.Length]
 
-let hex (c: Rgb24) = $"#{c.R:x2}{c.G:x2}{c.B:x2}"
-
 let private fillRect (img: Image<Rgb24>) x0 y0 x1 y1 (colour: Rgb24) =
     let x0, x1 = max 0 x0, min img.Width x1
     let y0, y1 = max 0 y0, min img.Height y1
