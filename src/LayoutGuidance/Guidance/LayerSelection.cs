@@ -40,12 +40,12 @@ public sealed record LayerSelection
     /// <summary>SDXL's counterpart: the mid block and up_blocks.0 (its first up block with cross-attention), last block each.</summary>
     public static LayerSelection StableDiffusionXL { get; } = new(["mid_block", "up_blocks.0"]);
 
-    /// <summary>The default for a model family: "sd15", "sd21" or "sdxl".</summary>
+    /// <summary>The default for a model family: "sd15", "sd21", "sd" (either: they share the UNet layout) or "sdxl".</summary>
     public static LayerSelection ForFamily(string family) => family.ToLowerInvariant() switch
     {
-        "sd15" or "sd21" => StableDiffusion,
+        "sd15" or "sd21" or "sd" => StableDiffusion,
         "sdxl" => StableDiffusionXL,
-        _ => throw new ArgumentException($"unknown model family '{family}'; expected sd15, sd21 or sdxl", nameof(family)),
+        _ => throw new ArgumentException($"unknown model family '{family}'; expected sd15, sd21, sd or sdxl", nameof(family)),
     };
 
     public static LayerSelection Parse(string spec)

@@ -19,6 +19,8 @@ public sealed record GenerationRequest
     public long Seed { get; init; }
     /// <summary>Run another scheduler class on the model's scheduler config (e.g. "LMSDiscrete", the original layout-guidance code's).</summary>
     public string? Scheduler { get; init; }
+    /// <summary>A whole scheduler config replacing the model's (e.g. <see cref="ReferenceSettings.Scheduler"/>); <see cref="Scheduler"/> still picks the class if set.</summary>
+    public Schedulers.SchedulerConfig? SchedulerConfig { get; init; }
     /// <summary>Phrases, boxes and the guidance mode; null = plain generation.</summary>
     public LayoutRequest? Layout { get; init; }
     /// <summary>SDXL micro-conditioning; null = the generated size.</summary>

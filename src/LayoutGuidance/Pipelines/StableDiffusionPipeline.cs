@@ -143,7 +143,7 @@ public sealed class StableDiffusionPipeline : IDisposable
 
         var dtype = Options.DType;
         using var generator = new Generator((ulong)request.Seed);
-        using var scheduler = Scheduler.FromConfig(SchedulerConfig, request.Scheduler, generator);
+        using var scheduler = Scheduler.FromConfig(request.SchedulerConfig ?? SchedulerConfig, request.Scheduler, generator);
         scheduler.SetTimesteps(steps);
 
         using var prompt = EncodePrompt(request, encoding);
@@ -194,7 +194,7 @@ public sealed class StableDiffusionPipeline : IDisposable
                     var noise = UNet.forward(scaled, t, cfgEmbeds, cfgAdded, capture)!.to(ScalarType.Float32).chunk(2, 0);
                     var guidedNoise = noise[0] + cfg * (noise[1] - noise[0]);
                     using var output = scheduler.Step(guidedNoise, i, latents);
-                    next = output.PrevSample.DetachFromDisposeScope();
+                    next = output.PrevSample.alias().DetachFromDisposeScope();
                     if (capture is not null) Accumulate(heatmaps, capture, guidedPaths, heads, objects, latentH, latentW, heatmapGrid);
                 }
                 if (!next.isfinite().all().item<bool>())
