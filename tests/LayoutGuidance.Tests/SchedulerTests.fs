@@ -57,20 +57,7 @@ let private writeConfig (json: string) =
     File.WriteAllText(file, json)
     file
 
-/// |actual − expected| ≤ atol + rtol·|expected| everywhere, reporting the worst element.
-let private expectClose (rtol: float) (atol: float) (actual: torch.Tensor) (expected: torch.Tensor) (what: string) =
-    Expect.sequenceEqual actual.shape expected.shape $"{what}: shape"
-    use a = actual.to_type torch.float64
-    use e = expected.to_type torch.float64
-    use diff = (a - e).abs()
-    use bound = e.abs() * rtol + atol
-    use excess = (diff - bound).flatten()
-    let worst = excess.argmax().item<int64>()
-    let over = excess[worst].item<float>()
-    if over > 0.0 then
-        use ef = e.flatten()
-        use df = diff.flatten()
-        failtestf "%s: element %d differs by %g (expected %g; allowed %g)" what worst (df[worst].item<float>()) (ef[worst].item<float>()) (df[worst].item<float>() - over)
+let private expectClose = TestTensors.expectClose
 
 // Scheduler steps are single float32 operations: the fixtures' README tolerance for them.
 let private rtol, atol = 1e-4, 1e-5

@@ -44,3 +44,14 @@ let architecture (key: string) =
 
 /// The tensors of one fixture case file.
 let caseTensors (parts: string list) = SafeTensorsFile.Open(Fixtures.path parts)
+
+/// A module built on meta from a real config holds exactly the manifest's tensors, allocates nothing, and has the published parameter count.
+let expectArchitecture (manifest: ArchitectureManifest) (m: torch.nn.Module) (publishedCount: int64) =
+    let tensors = moduleTensors m
+    Expect.isTrue (tensors |> Map.forall (fun _ t -> t.is_meta)) "nothing allocated"
+    Expect.equal (Set.ofSeq tensors.Keys) (Set.ofSeq manifest.Tensors.Keys) "parameter names"
+    for KeyValue (name, t) in tensors do
+        Expect.sequenceEqual t.shape manifest.Tensors[name] $"shape of {name}"
+    let parameters = m.parameters () |> Seq.sumBy (fun p -> p.numel ())
+    Expect.equal parameters manifest.NumParameters "manifest count"
+    Expect.equal parameters publishedCount "published count"

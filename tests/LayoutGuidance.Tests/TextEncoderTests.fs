@@ -12,32 +12,13 @@ open LayoutGuidance.Text
 
 type private TextEncoder = torch.nn.Module<torch.Tensor, CLIPTextOutput>
 
-/// Builds with the meta device as the default: parameters get shapes, no storage.
-/// A minimal stand-in for the core's scoped meta-device helper.
-let private onMeta (build: unit -> 'T) : 'T =
-    let previous = torch.get_default_device ()
-    torch.set_default_device (torch.device "meta")
-    try build () finally torch.set_default_device previous
-
 /// In a checkpoint, not in the module: transformers < 4.31 saved this constant arange.
 let private checkpointOnly = set [ "text_model.embeddings.position_ids" ]
 
-let private moduleTensors (m: torch.nn.Module) =
-    Seq.append
-        (m.named_parameters () |> Seq.map (fun struct (name, p) -> name, (p :> torch.Tensor)))
-        (m.named_buffers () |> Seq.map (fun struct (name, b) -> name, b))
-    |> Map.ofSeq
-
-/// Copies every file tensor into the module tensor of the same name; the name sets must agree.
-let private loadWeights (m: torch.nn.Module) (file: string) =
-    use st = SafeTensorsFile.Open file
-    let targets = moduleTensors m
-    let keys = st.Tensors |> Seq.map (fun t -> t.Name) |> Set.ofSeq
-    Expect.equal (Set.ofSeq targets.Keys) (keys - checkpointOnly) $"module tensor names = checkpoint keys of {file}"
-    use _ = torch.no_grad ()
-    for KeyValue (name, target) in targets do
-        use source = st.Load name
-        target.copy_ source |> ignore
+/// Loads through the project's loader, which requires the module's names to equal the checkpoint keys.
+let private loadWeights (m: torch.nn.Module) (folder: string) =
+    use checkpoint = Checkpoint.Open folder
+    ModuleWeights.Load(m, checkpoint) |> ignore
 
 let private readConfig pipeline part = CLIPTextConfig.Read(Fixtures.path [ pipeline; part; "config.json" ])
 
@@ -46,7 +27,7 @@ let private build (config: CLIPTextConfig) projection : TextEncoder =
 
 let private loaded pipeline part projection config =
     let m = build config projection
-    loadWeights m (Fixtures.path [ pipeline; part; "model.safetensors" ])
+    loadWeights m (Fixtures.path [ pipeline; part ])
     m.eval ()
     m
 
@@ -74,11 +55,7 @@ let private raised<'E when 'E :> exn> (f: unit -> unit) : 'E =
         failtest $"expected {typeof<'E>.Name}"
     with :? 'E as e -> e
 
-let private expectClose (actual: torch.Tensor) (expected: torch.Tensor) what =
-    Expect.sequenceEqual actual.shape expected.shape $"{what}: shape"
-    use diff = (actual - expected).abs ()
-    let maxDiff = diff.max().item<float32> ()
-    Expect.isTrue (actual.allclose (expected, rtol = 1e-4, atol = 1e-5)) $"{what}: within rtol 1e-4 / atol 1e-5 (max |diff| {maxDiff})"
+let private expectClose actual expected what = TestTensors.expectClose 1e-4 1e-5 actual expected what
 
 type private Encoder = { Case: string; Pipeline: string; Component: string; Projection: bool }
 
@@ -172,8 +149,8 @@ let private realArchitecture (key: string) projection =
             entry.GetProperty("tensors").EnumerateObject()
             |> Seq.map (fun p -> p.Name, p.Value.EnumerateArray() |> Seq.map (fun d -> d.GetInt64()) |> Seq.toArray)
             |> Map.ofSeq
-        let m = onMeta (fun () -> build config projection)
-        let tensors = moduleTensors m
+        let m = (use _ = LayoutGuidance.Models.MetaDevice.Scope() in build config projection)
+        let tensors = TestTensors.moduleTensors m
         Expect.isTrue (tensors |> Map.forall (fun _ t -> t.is_meta)) "nothing allocated"
         Expect.equal (Set.ofSeq manifest.Keys - Set.ofSeq tensors.Keys) checkpointOnly "the manifest's only extra key is position_ids"
         Expect.isEmpty (Set.ofSeq tensors.Keys - Set.ofSeq manifest.Keys) "no module tensor outside the manifest"

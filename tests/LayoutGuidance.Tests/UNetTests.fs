@@ -78,14 +78,7 @@ let private realArchitecture (key: string) (count: int64) =
         let manifest = architecture key
         let config = JsonSerializer.Deserialize<UNet2DConditionConfig>(manifest.Config, DiffusersConfig.Options)
         use unet = (use _ = MetaDevice.Scope() in new UNet2DConditionModel(config))
-        let tensors = moduleTensors unet
-        Expect.isTrue (tensors |> Map.forall (fun _ t -> t.is_meta)) "nothing allocated"
-        Expect.equal (Set.ofSeq tensors.Keys) (Set.ofSeq manifest.Tensors.Keys) "parameter names"
-        for KeyValue (name, t) in tensors do
-            Expect.sequenceEqual t.shape manifest.Tensors[name] $"shape of {name}"
-        let parameters = unet.parameters () |> Seq.sumBy (fun p -> p.numel ())
-        Expect.equal parameters manifest.NumParameters "manifest count"
-        Expect.equal parameters count "published count"
+        expectArchitecture manifest unet count
     }
 
 [<Tests>]

@@ -46,13 +46,6 @@ let tests =
             let manifest = architecture "vae/sd"
             let config = JsonSerializer.Deserialize<AutoencoderKLConfig>(manifest.Config, DiffusersConfig.Options)
             use vae = (use _ = MetaDevice.Scope() in new AutoencoderKL(config))
-            let tensors = moduleTensors vae
-            Expect.isTrue (tensors |> Map.forall (fun _ t -> t.is_meta)) "nothing allocated"
-            Expect.equal (Set.ofSeq tensors.Keys) (Set.ofSeq manifest.Tensors.Keys) "parameter names"
-            for KeyValue (name, t) in tensors do
-                Expect.sequenceEqual t.shape manifest.Tensors[name] $"shape of {name}"
-            let parameters = vae.parameters () |> Seq.sumBy (fun p -> p.numel ())
-            Expect.equal parameters manifest.NumParameters "manifest count"
-            Expect.equal parameters 83_653_863L "published count"
+            expectArchitecture manifest vae 83_653_863L
         }
     ]
