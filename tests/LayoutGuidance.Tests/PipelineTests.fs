@@ -121,9 +121,13 @@ let tests =
                     Expect.equal guided.Record.Phrases.Count 2 "one attention summary per phrase"
                     use plain = pipe.Generate(request null)
                     Expect.isFalse (plain.Latents.allclose guided.Latents) "guidance moved the latents"
-                    let file = Path.Combine(Fixtures.tempDir (), "image.png")
+                    let dir = Fixtures.tempDir ()
+                    let file = Path.Combine(dir, "image.png")
                     guided.SaveImage file
                     Expect.sequenceEqual (File.ReadAllBytes(file) |> Array.take 4) [| 0x89uy; 0x50uy; 0x4Euy; 0x47uy |] "PNG signature"
+                    let heatmaps = guided.SaveHeatmaps(dir, "heatmap")
+                    Expect.equal heatmaps.Count 2 "one heatmap per phrase"
+                    for h in heatmaps do Expect.isGreaterThan (FileInfo(h).Length) 100L $"{h} written"
                 }
         ]
         test "a 50-step run does not grow native memory step over step" {
@@ -133,6 +137,22 @@ let tests =
                 if p.StepIndex >= 10 then samples.Add(rss ()))
             let growth = samples[samples.Count - 1] - samples[0]
             Expect.isLessThan growth (8L * 1024L * 1024L) $"RSS grew by {growth / 1024L} KiB between step 10 and step 50"
+        }
+        test "a diverging guidance stops the image with the step and iteration, or skips the update on request" {
+            use pipe = load "sd15"
+            let layout policy =
+                LayoutRequest(Phrases = [| Phrase.Of "ball" |], Boxes = [| [| BoundingBox(0.1, 0.1, 0.5, 0.5) |] |],
+                              Backward = BackwardGuidanceOptions(LossScale = 1e300, Window = StepWindow.First 2, Stopping = StoppingRule.PerStep, OnDivergence = policy))
+            let request policy = GenerationRequest(Prompt = "a ball", Steps = Nullable 3, Height = Nullable 64, Width = Nullable 64, Layout = layout policy)
+            try
+                pipe.Generate(request DivergencePolicy.Fail) |> ignore
+                failtest "expected a GuidanceDivergedException"
+            with :? GuidanceDivergedException as e ->
+                Expect.equal e.StepIndex 0 "step"
+                Expect.stringContains e.Message "step 0, iteration" "message names the step and iteration"
+            use skipped = pipe.Generate(request DivergencePolicy.SkipUpdate)
+            Expect.isTrue (skipped.Latents.isfinite().all().item<bool>()) "skipping keeps the latents finite"
+            Expect.exists skipped.Record.Iterations (fun i -> not i.Applied) "the diverging update was skipped"
         }
         test "a phrase that is not in the prompt is an error listing the prompt's tokens" {
             use pipe = load "sd15"

@@ -14,6 +14,13 @@ public sealed class GenerationResult(Tensor latents, Tensor image, GuidanceRecor
 
     public void SaveImage(string path) => Outputs.Png.Save(path, Image);
 
+    /// <summary>One attention heatmap per phrase over the image, box outlined: <c>{folder}/{prefix}-{k}.png</c>.</summary>
+    public IReadOnlyList<string> SaveHeatmaps(string folder, string prefix)
+    {
+        var rgb = Outputs.Png.ToRgb(Image, out var width, out var height);
+        return Outputs.HeatmapOverlay.SaveAll(folder, prefix, rgb, width, height, Record.Phrases);
+    }
+
     public void Dispose()
     {
         Latents.Dispose();

@@ -198,7 +198,7 @@ public sealed class StableDiffusionPipeline : IDisposable
                     if (capture is not null) Accumulate(heatmaps, capture, guidedPaths, heads, objects, latentH, latentW, heatmapGrid);
                 }
                 if (!next.isfinite().all().item<bool>())
-                    throw new GuidanceDivergedException(i, -1, double.NaN, false);
+                    throw new NonFiniteLatentsException(i, dtype.ToString());
                 latents.Dispose();
                 latents = next;
                 stepRecords.Add(new GuidanceStep(i, t.ToDouble(), sigma, (backward?.Iterations.Count ?? 0) - iterationsBefore));
