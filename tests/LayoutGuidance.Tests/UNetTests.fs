@@ -72,6 +72,34 @@ let private parity family =
         }
     ]
 
+let private oddLatents =
+    test "odd latent sizes (13×10) run through the explicit upsample sizes" {
+        use unet = loadUNet "sd15"
+        use case = caseTensors [ "cases"; "unet"; "sd15_unet.safetensors" ]
+        use _ = torch.no_grad ()
+        use sample = torch.randn(1L, 4L, 13L, 10L)
+        use noise = unet.forward(sample, case.Load "timestep_b", case.Load "encoder_hidden_states_b")
+        Expect.sequenceEqual noise.shape [| 1L; 4L; 13L; 10L |] "output keeps the input size"
+        let layer = unet.CrossAttentionLayers |> Seq.find (fun l -> l.Path.StartsWith "mid_block")
+        Expect.equal (layer.MapSize(13L, 10L)) (2L, 2L) "mid block map size rounds up at each downsampler"
+    }
+
+let private editedMaps =
+    test "an attention edit changes what multiplies V; the capture keeps the model's own map" {
+        use unet = loadUNet "sd15"
+        use case = caseTensors [ "cases"; "unet"; "sd15_unet.safetensors" ]
+        let path = (mapKeys "sd15") |> List.find (fun k -> k.StartsWith "mid_block")
+        use _ = torch.no_grad ()
+        let run edit =
+            use capture = new AttentionCapture([ path ], edit = edit)
+            let noise = unet.forward(case.Load "sample_b", case.Load "timestep_b", case.Load "encoder_hidden_states_b", null, capture)
+            noise, capture.Maps[path].clone()
+        let plain, plainMap = run null
+        let uniform, uniformMap = run (System.Func<string, torch.Tensor, torch.Tensor>(fun _ p -> torch.ones_like(p) / float p.shape[2]))
+        expectClose 0.0 0.0 uniformMap plainMap "captured map is the model's"
+        Expect.isFalse (uniform.allclose plain) "the edited map changed the output"
+    }
+
 let private realArchitecture (key: string) (count: int64) =
     test $"{key}: names, shapes and parameter count, built on meta" {
         TorchRuntime.Initialize()
@@ -85,6 +113,8 @@ let private realArchitecture (key: string) (count: int64) =
 let tests =
     testList "unet" [
         testList "parity with diffusers 0.21" (families |> List.map parity)
+        oddLatents
+        editedMaps
         testList "real architectures" [
             realArchitecture "unet/sd15" 859_520_964L
             realArchitecture "unet/sd21" 865_910_724L
