@@ -18,7 +18,13 @@ let root =
 
 let path (parts: string list) = Path.Combine(root :: parts |> Array.ofList)
 
+/// All of a run's scratch folders live under one root, removed when the run ends.
+let private scratchRoot = Path.Combine(Path.GetTempPath(), $"lg-tests-{Environment.ProcessId}")
+
 let tempDir () =
-    let d = Path.Combine(Path.GetTempPath(), "lg-tests-" + Guid.NewGuid().ToString("N"))
+    let d = Path.Combine(scratchRoot, Guid.NewGuid().ToString("N"))
     Directory.CreateDirectory d |> ignore
     d
+
+let removeScratch () =
+    if Directory.Exists scratchRoot then Directory.Delete(scratchRoot, true)

@@ -16,7 +16,9 @@ let main argv =
                 failed <- summary.failed.Length + summary.errored.Length
                 ignored <- summary.ignored.Length
                 TestPrinters.defaultPrinter.summary config summary }
-    let rc = runTestsInAssemblyWithCLIArgs [ Printer count; Sequenced; No_Spinner; Colours 0 ] argv
+    let rc =
+        try runTestsInAssemblyWithCLIArgs [ Printer count; Sequenced; No_Spinner; Colours 0 ] argv
+        finally Fixtures.removeScratch ()
     // One write, on a line of its own: Expecto's console logger may still be flushing colour resets.
     let skipped = if ignored > 0 then $", {ignored} skipped" else ""
     stdout.Write($"\n{passed} passed, {failed} failed{skipped}\n")
