@@ -23,3 +23,13 @@ type MissingFontException(message: string) =
 /// A results folder, metrics file or comparison input that cannot be used as asked.
 type ResultsException(message: string) =
     inherit ExperimentException(message)
+
+/// A model the grid names is not where it was looked for; the message says where and how to get it.
+type ModelMissingException(message: string, inner: exn) =
+    inherit ExperimentException(message, inner)
+    new(message: string) = ModelMissingException(message, null)
+
+/// A cell the model cannot render as asked: a layer pattern it lacks, a phrase absent from the prompt,
+/// a guidance setting out of range, an unknown scheduler.
+type RenderException(message: string, inner: exn) =
+    inherit ExperimentException(message, inner)

@@ -98,7 +98,7 @@ module Experiment =
 
     let private positive what (n: int) = if n < 1 then failwith $"{what} must be at least 1, got {n}" else n
 
-    let private expandHome (path: string) =
+    let internal expandHome (path: string) =
         if path = "~" || path.StartsWith "~/" then Path.Combine(Environment.GetFolderPath Environment.SpecialFolder.UserProfile, path.TrimStart('~').TrimStart('/'))
         else path
 

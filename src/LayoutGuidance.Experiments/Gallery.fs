@@ -44,25 +44,32 @@ let render (spec: GallerySpec) (folder: string) (rows: Map<string, string> list)
     checkKey "rows" spec.Rows
     checkKey "columns" spec.Columns
     let other = varying rows |> List.filter (fun k -> k <> spec.Rows && k <> spec.Columns)
-    let ordered key = rows |> List.map (fun r -> value r key) |> List.distinct
-    let rowValues, colValues = ordered spec.Rows, ordered spec.Columns
-    let sections = rows |> List.groupBy (fun r -> other |> List.map (fun k -> k, value r k))
+    let ordered (cells: Map<string, string> list) key = cells |> List.map (fun r -> value r key) |> List.distinct
+    // Each section lists only the rows and columns it has (an unguided section has no η rows), in the
+    // order of the whole table, so sections of a sweep line up.
+    let sections =
+        rows
+        |> List.groupBy (fun r -> other |> List.map (fun k -> k, value r k))
+        |> List.map (fun (key, cells) ->
+            let keep key = ordered rows key |> List.filter (fun v -> cells |> List.exists (fun r -> value r key = v))
+            key, cells, keep spec.Rows, keep spec.Columns)
+    let maxCols = sections |> List.map (fun (_, _, _, cols) -> cols.Length) |> List.max
     // Keep the picture within ~64 Mpx however large the grid: thumbnails shrink, never below 48 px.
     let thumb =
-        let cells = max 1 (sections.Length * rowValues.Length * colValues.Length)
+        let cells = max 1 (sections |> List.sumBy (fun (_, _, rs, _) -> rs.Length * maxCols))
         max 48 (min spec.ThumbSize (int (sqrt (64e6 / float cells)) - 40))
     let pad, labelWidth, caption, header = 8, 130, 18, 22
     let titleHeight = 2 * header
-    let sectionHeight = titleHeight + header + rowValues.Length * (thumb + caption + pad)
-    let width = labelWidth + colValues.Length * (thumb + pad) + pad
-    let height = sections.Length * (sectionHeight + pad) + pad
+    let sectionHeight (rowCount: int) = titleHeight + header + rowCount * (thumb + caption + pad)
+    let tops = sections |> List.scan (fun top (_, _, rs, _) -> top + sectionHeight rs.Length + pad) pad
+    let width = labelWidth + maxCols * (thumb + pad) + pad
+    let height = List.last tops
     use canvas = new Image<Rgb24>(width, height, white)
     let write (s: string) size colour maxWidth x y =
         use t = Pictures.text s size colour maxWidth
         Pictures.paste canvas t x y
         t.Width
-    for si, (key, cells) in List.indexed sections do
-        let top = pad + si * (sectionHeight + pad)
+    for (key, cells, rowValues, colValues), top in List.zip sections (List.take sections.Length tops) do
         let title = if key.IsEmpty then "all cells" else String.Join("   ", key |> List.map (fun (k, v) -> $"{k}={v}"))
         write title 14.0f black (width - 2 * pad) pad top |> ignore
         let prompts = cells |> List.map (fun r -> value r "prompt") |> List.distinct

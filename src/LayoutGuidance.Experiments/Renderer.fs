@@ -49,4 +49,8 @@ type ICellRenderer =
 
 /// Loads a model once for all the cells that use it; the runner disposes it before the next model.
 type IRenderer =
+    /// Called with every cell of the run before anything is written or rendered: throws (an
+    /// ExperimentException) on what would fail later, such as a model that is not downloaded, so a
+    /// long grid does not stop at its first cell of that model hours in.
+    abstract Check: RunSettings * Cell list -> unit
     abstract Load: RunSettings * Model -> ICellRenderer

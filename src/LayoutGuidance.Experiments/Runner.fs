@@ -170,6 +170,7 @@ module Runner =
     let run (renderer: IRenderer) (options: RunOptions) (e: Experiment) =
         let cells = cells options e
         Fonts.typeface () |> ignore // fail before hours of rendering, not after
+        renderer.Check(options.Settings, cells)
         let folder = folder options e
         use _lock = ExperimentLock.Acquire folder
         let log = options.Log

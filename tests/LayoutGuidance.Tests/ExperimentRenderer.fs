@@ -70,6 +70,7 @@ type RectRenderer(?penalty: float, ?failAt: int, ?gate: ManualResetEventSlim) =
     member _.Started = started
 
     interface IRenderer with
+        member _.Check(_, _) = ()
         member _.Load(settings, model) =
             loads <- loads + 1
             { new ICellRenderer with

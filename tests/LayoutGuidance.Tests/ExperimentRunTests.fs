@@ -128,6 +128,7 @@ let runTests =
             let root = Fixtures.tempDir ()
             let clashing =
                 { new IRenderer with
+                    member _.Check(_, _) = ()
                     member _.Load(_, model) =
                         { new ICellRenderer with
                             member _.Info = { Model = model.Name; Folder = "none"; WeightHashes = []; Details = [] }
