@@ -1,8 +1,10 @@
-// Shared start of every experiment script: `#load "prelude.fsx"`, then the science.
+// Shared start of every experiment script, then the science:
+//   #load "require-build.fsx"
+//   #load "prelude.fsx"
 // References the Release build of src/LayoutGuidance.Experiments (it holds the core, TorchSharp and
 // the native libraries), loads libtorch by full path, registers the embedded toy model and exposes
-// the pipeline renderer.
-#load "require-build.fsx"
+// the pipeline renderer. fsi resolves this file's references before running any of it, so the check
+// that the build exists must be loaded on its own line first.
 #I "../src/LayoutGuidance.Experiments/bin/Release/net10.0/linux-x64"
 #r "TorchSharp.dll"
 #r "LayoutGuidance.dll"
@@ -36,7 +38,10 @@ let orExit (f: unit -> 'a) =
 
 /// The toy model's own guidance settings (its layout_guidance.json) as a one-value axis; stops the
 /// script saying so when the toy model is missing.
-let toySettings () = orExit (fun () -> ModelDefaults.axis "toy" toyFolder)
+let toySettings () = orExit (fun () -> ModelDefaults.axis "toy" (ToyModel.folder toyFolder))
+
+/// The layouts of experiments/layouts/<file> (JSON or CSV, see docs/experiments.md).
+let layoutFile (file: string) = orExit (fun () -> Layouts.fromFile (Path.Combine(__SOURCE_DIRECTORY__, "layouts", file)))
 
 /// Renders (or merges, compares, lists) the experiment as the command line says and ends the script
 /// with its exit code; `-- --help` lists the options.

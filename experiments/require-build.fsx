@@ -1,5 +1,6 @@
-// Runs before prelude.fsx references the build output: fsi resolves a missing #r before any code
-// could explain it, so this check lives in its own file, which fsi runs first.
+// Loaded by every script on its own line before prelude.fsx: fsi runs each top-level #load before
+// resolving the next one's references, so this can explain a missing build where a bare #r would
+// only say that a DLL is not found.
 let private output =
     System.IO.Path.GetFullPath(System.IO.Path.Combine(__SOURCE_DIRECTORY__, "..", "src", "LayoutGuidance.Experiments", "bin", "Release", "net10.0", "linux-x64"))
 

@@ -1,6 +1,7 @@
 // Smoke test of the whole path on the tiny random SD1.5 fixture (noise images): a 2×2 grid of
 // guidance × seed, 64×64, 3 steps, in a few seconds. Run from the repository root:
 //   dotnet fsi experiments/tiny.fsx -- --force --heatmaps
+#load "require-build.fsx"  // says how to build the library when it is missing
 #load "prelude.fsx"
 open Prelude
 open LayoutGuidance.Experiments

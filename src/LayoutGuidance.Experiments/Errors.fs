@@ -24,7 +24,8 @@ type MissingFontException(message: string) =
 type ResultsException(message: string) =
     inherit ExperimentException(message)
 
-/// A model the grid names is not where it was looked for; the message says where and how to get it.
+/// A model the grid names is not where it was looked for, or is incomplete there; the message says
+/// where and how to get it.
 type ModelMissingException(message: string, inner: exn) =
     inherit ExperimentException(message, inner)
     new(message: string) = ModelMissingException(message, null)

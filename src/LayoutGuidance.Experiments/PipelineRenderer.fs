@@ -49,6 +49,19 @@ module ShapeMetrics =
           if summary.Pairs > 0 then yield "relation_accuracy", summary.RelationAccuracy
           yield "unrequested_objects", float scored.Unrequested.Count ]
 
+/// The toy shapes model that ships with the repository under models/toy.
+[<RequireQualifiedAccess>]
+module ToyModel =
+    /// `folder` made absolute when it holds the toy pipeline; else ModelMissingException saying so.
+    let folder (folder: string) =
+        let full = Path.GetFullPath folder
+        if File.Exists(Path.Combine(full, ModelIndex.FileName)) then full
+        else
+            raise (
+                ModelMissingException
+                    $"the toy model is missing: {full} holds no {ModelIndex.FileName}. It ships with the repository under models/toy; use a checkout that has it"
+            )
+
 /// A model folder's own guidance settings as grid settings.
 [<RequireQualifiedAccess>]
 module ModelDefaults =
@@ -197,13 +210,7 @@ type PipelineRenderer(toyFolder: string) =
     let folderOf (settings: RunSettings) (model: Model) =
         try
             match model with
-            | Model.Toy ->
-                if File.Exists(Path.Combine(toyFolder, ModelIndex.FileName)) then Path.GetFullPath toyFolder
-                else
-                    raise (
-                        ModelMissingException
-                            $"the toy model is missing: {Path.GetFullPath toyFolder} holds no {ModelIndex.FileName}. It lives in the repository under models/toy; use a checkout that has it"
-                    )
+            | Model.Toy -> ToyModel.folder toyFolder
             | Model.Folder path -> ModelLocation.Resolve(Experiment.expandHome path)
             | named -> ModelLocation.Resolve(named.Name, Option.toObj settings.ModelsRoot)
         with :? ModelNotFoundException as e ->
@@ -240,8 +247,15 @@ type PipelineRenderer(toyFolder: string) =
             dtypeOf settings |> ignore
             try TorchRuntime.Device settings.Device |> ignore
             with :? TorchLoadException as e -> raise (ExperimentException(e.Message, e))
-            for model in cells |> List.map _.Model |> List.distinct do
-                folderOf settings model |> ignore
+            // Every missing model at once: a grid over three models should not need three attempts.
+            let missing =
+                [ for model in cells |> List.map _.Model |> List.distinct do
+                    try folderOf settings model |> ignore
+                    with :? ModelMissingException as e -> yield e ]
+            match missing with
+            | [] -> ()
+            | [ one ] -> raise one
+            | many -> raise (ModelMissingException(String.Join("\n", many |> List.map _.Message), many.Head))
             for cell in cells do
                 checkCell cell
 

@@ -116,10 +116,10 @@ let tests =
             Expect.notEqual (image "forward" "0.5") (image "none" "0") "forward guidance changes the image"
         }
 
-        test "a model that is not downloaded fails within a second with the download command, before anything is written" {
+        test "models that are not downloaded fail within a second with their download commands, before anything is written" {
             let root = Fixtures.tempDir ()
             let models = Fixtures.tempDir ()
-            let e = small "missing" [ Axis.models [ tiny; "sd15" ] ]
+            let e = small "missing" [ Axis.models [ tiny; "sd15"; "sdxl" ] ]
             let counting = Counting(renderer ())
             let o = options root false
             let clock = Stopwatch.StartNew()
@@ -127,6 +127,7 @@ let tests =
             Expect.isLessThan clock.Elapsed.TotalSeconds 1.0 "fails at once"
             Expect.stringContains ex.Message "huggingface-cli download stable-diffusion-v1-5/stable-diffusion-v1-5" "the download command"
             Expect.stringContains ex.Message (Path.Combine(models, "sd15")) "the folder it looked at"
+            Expect.stringContains ex.Message "huggingface-cli download stabilityai/stable-diffusion-xl-base-1.0" "every missing model at once"
             Expect.equal counting.Rendered 0 "no cell rendered, not even the tiny model's"
             Expect.isFalse (Directory.Exists(Path.Combine(root, "missing"))) "no results folder"
         }
