@@ -132,6 +132,14 @@ let tests =
             Expect.isFalse (Directory.Exists(Path.Combine(root, "missing"))) "no results folder"
         }
 
+        test "--device cuda without CUDA is refused before the run, naming the build switch" {
+            LayoutGuidance.Native.TorchRuntime.Initialize()
+            if TorchSharp.torch.cuda.is_available() then skiptest "CUDA is available on this machine"
+            let settings = { RunOptions.defaults.Settings with Device = "cuda" }
+            let ex = caught<ExperimentException> (fun () -> (renderer () :> IRenderer).Check(settings, Experiment.cells (small "cuda" [])))
+            Expect.stringContains ex.Message "-p:TorchBackend=cuda" "how to get a CUDA build"
+        }
+
         test "the toy model, when its folder is missing, is reported missing" {
             let toy = Path.Combine(Fixtures.tempDir (), "toy")
             let e = Experiment.create "toy" [ Axis.models [ "toy" ]; Axis.layouts [ Layouts.boxes "one" "a red circle" [ "red circle", (0.1, 0.1, 0.5, 0.5) ] ] ]

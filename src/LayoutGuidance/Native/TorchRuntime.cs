@@ -50,9 +50,13 @@ public static class TorchRuntime
     public static torch.Device Device(string name)
     {
         Initialize();
-        var device = torch.device(name);
+        var unavailable = $"device '{name}' was asked for but CUDA is not available: build with -p:TorchBackend=cuda on a machine with an NVIDIA driver, or use --device cpu.";
+        torch.Device device;
+        // A CPU-only libtorch fails while TorchSharp initialises the CUDA backend, before is_available can say no.
+        try { device = torch.device(name); }
+        catch (InvalidOperationException) { throw new TorchLoadException(unavailable); }
         if (device.type == DeviceType.CUDA && !torch.cuda.is_available())
-            throw new TorchLoadException($"device '{name}' was asked for but CUDA is not available: build with -p:TorchBackend=cuda on a machine with an NVIDIA driver, or use --device cpu.");
+            throw new TorchLoadException(unavailable);
         return device;
     }
 
