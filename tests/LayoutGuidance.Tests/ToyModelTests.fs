@@ -19,8 +19,8 @@ open LayoutGuidance.Weights
 let private folder = Path.Combine(Fixtures.repoRoot, "models", "toy")
 let private file (parts: string list) = Path.Combine(folder :: parts |> Array.ofList)
 
-let private load<'T when 'T :> nn.Module> (component: string) (model: 'T) =
-    use checkpoint = Checkpoint.Open(file [ component ])
+let private load<'T when 'T :> torch.nn.Module> (part: string) (model: 'T) : 'T =
+    use checkpoint = Checkpoint.Open(file [ part ])
     ModuleWeights.Load(model, checkpoint, torch.float32) |> ignore
     model.eval () |> ignore
     model
@@ -78,12 +78,14 @@ let tests =
             use text = load "text_encoder" (new CLIPTextModel(CLIPTextConfig.Read(file [ "text_encoder"; "config.json" ])))
             let tokenizer = ClipTokenizer.FromPretrained(file [ "tokenizer" ])
             use scheduler = Scheduler.FromPretrained(file [ "scheduler" ])
-            Expect.equal (tokenizer.Encode("a red circle and a blue square").Tokens.Count) 9 "one token per caption word"
+            Expect.equal (tokenizer.Encode("a red circle and a blue square").Tokens.Count) 7 "one token per caption word"
 
             use _ = torch.no_grad ()
             use scope = torch.NewDisposeScope()
             let ids (prompt: string) = tokenizer.Encode(prompt).InputIds |> Seq.map int64 |> Array.ofSeq
-            use encoded = text.call (torch.tensor (Array.append (ids "") (ids "a red circle"), [| 2L; 77L |]))
+            let idArray: int64 array = Array.append (ids "") (ids "a red circle")
+            use idTensor = torch.tensor(idArray).reshape(2L, 77L)
+            use encoded = text.call idTensor
             scheduler.SetTimesteps 5
             let generator = (new torch.Generator()).manual_seed 0L
             let mutable latents = torch.randn ([| 1L; 4L; 16L; 16L |], generator = generator)

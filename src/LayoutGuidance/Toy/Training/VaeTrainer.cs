@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace LayoutGuidance.Toy.Training;
 
 /// <summary>
-/// Stage 1: the autoencoder, on fresh shapes images every step (L1 reconstruction of a latent sample
+/// Stage 1: the autoencoder, on fresh shapes images every step (L1 + L2 reconstruction of a latent sample
 /// plus a small KL term), then the latent scaling factor measured on held-out images.
 /// </summary>
 static class VaeTrainer
@@ -33,7 +33,7 @@ static class VaeTrainer
             echo($"VAE: resumed at step {start}");
         }
 
-        var log = new TrainingLog(Path.Combine(folder, "log.csv"), ["loss", "l1", "kl"], echo);
+        var log = new TrainingLog(Path.Combine(folder, "log.csv"), ["loss", "l1", "mse", "kl"], echo);
         vae.train();
         for (var step = start; step < options.VaeSteps; step++)
         {
@@ -52,9 +52,13 @@ static class VaeTrainer
             using var posterior = vae.Encode(images);
             var latents = posterior.Mean + posterior.Std * randn_like(posterior.Std); // reparameterisation
             var reconstruction = vae.Decode(latents);
-            var l1 = (reconstruction - images).abs().mean();
+            var error = reconstruction - images;
+            var l1 = error.abs().mean();
+            // L1 alone learned the blue–yellow axis of colour and left red–green for later (red and green
+            // shapes came back blue and yellow); the squared term pulls hard on such large colour errors.
+            var mse = error.square().mean();
             var kl = (posterior.Mean.square() + posterior.LogVar.exp() - 1 - posterior.LogVar).mean() * 0.5;
-            var loss = l1 + kl * options.VaeKlWeight;
+            var loss = l1 + mse + kl * options.VaeKlWeight;
             optimizer.zero_grad();
             loss.backward();
             optimizer.step();
@@ -62,7 +66,7 @@ static class VaeTrainer
 
             var done = step + 1;
             if (done % options.LogEvery == 0 || done == options.VaeSteps)
-                log.Write(done, [loss.item<float>(), l1.item<float>(), kl.item<float>()]);
+                log.Write(done, [loss.item<float>(), l1.item<float>(), mse.item<float>(), kl.item<float>()]);
             if (done % options.CheckpointEvery == 0 || done == options.VaeSteps)
                 Save(folder, vae, optimizer, done, echo);
         }
