@@ -36,12 +36,12 @@ static class ToyGuidanceProbe
         var layers = new LayerSelection(d.GuidedLayers.Split('+')).Resolve(unet.CrossAttentionLayers.Select(l => l.Path).ToArray());
         var detector = new ShapeDetector();
 
+        // Unguided, then η/3, η, 3η over the default window and over a window of the same length from step 0.
+        int[][] windows = [d.Window, [0, d.Window[1] - d.Window[0]]];
         ToyGuidanceDefaults[] settings =
         [
             d with { LossScale = 0 },
-            d,
-            d with { Window = [0, 10] },
-            d with { LossScale = d.LossScale * 3 },
+            .. windows.SelectMany(w => new[] { d.LossScale / 3, d.LossScale, d.LossScale * 3 }.Select(eta => d with { Window = w, LossScale = eta })),
         ];
         foreach (var s in settings)
         {
