@@ -2,7 +2,7 @@ using System.Globalization;
 using LayoutGuidance.Toy.Training;
 
 // train-toy [--stage vae|unet|all] [--steps N] [--vae-steps N] [--unet-steps N] [--resume] [--export] [--evaluate N] [--grid PNG]
-//           [--probe-guidance N] [--loss-scale η] [--window start,end]
+//           [--probe-guidance N] [--loss-scale η] [--window start,end] [--loss-threshold E] [--max-iter N]
 //           [--attention-loss W] [--checkpoints DIR] [--out DIR] [--threads N]
 var options = new ToyTrainingOptions();
 for (var i = 0; i < args.Length; i++)
@@ -35,6 +35,8 @@ for (var i = 0; i < args.Length; i++)
         "--grid" => options with { EvaluationGrid = Value() },
         "--probe-guidance" => options with { GuidanceProbeSamples = Int() },
         "--loss-scale" => options with { GuidanceDefaults = options.GuidanceDefaults with { LossScale = double.Parse(Value(), CultureInfo.InvariantCulture) } },
+        "--loss-threshold" => options with { GuidanceDefaults = options.GuidanceDefaults with { LossThreshold = double.Parse(Value(), CultureInfo.InvariantCulture) } },
+        "--max-iter" => options with { GuidanceDefaults = options.GuidanceDefaults with { MaxIter = Int() } },
         "--window" => options with { GuidanceDefaults = options.GuidanceDefaults with { Window = Value().Split(',').Select(int.Parse).ToArray() } },
         "--attention-loss" => options with { AttentionLossWeight = double.Parse(Value(), CultureInfo.InvariantCulture) },
         "--checkpoints" => options with { CheckpointFolder = Value() },

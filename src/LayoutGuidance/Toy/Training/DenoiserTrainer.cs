@@ -100,8 +100,12 @@ static class DenoiserTrainer
             }
             optimizer.zero_grad();
             loss.backward();
-            nn.utils.clip_grad_norm_(parameters, 1.0);
-            optimizer.step();
+            var gradientNorm = nn.utils.clip_grad_norm_(parameters, 1.0);
+            // A non-finite loss or gradient would poison AdamW's moments (and made TorchSharp's AdamW throw at
+            // step 2111 of the first run); such a step is skipped and logged, deterministically on resume too.
+            var lossValue = loss.item<float>();
+            if (double.IsFinite(gradientNorm) && float.IsFinite(lossValue)) optimizer.step();
+            else echo($"UNet: step {step + 1} skipped: loss {lossValue}, gradient norm {gradientNorm}, mse {mse.item<float>()}, attention {attention.item<float>()}");
             unetEma.Update(step);
             textEma.Update(step);
             log.Step();

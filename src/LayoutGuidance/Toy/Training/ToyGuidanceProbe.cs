@@ -36,8 +36,8 @@ static class ToyGuidanceProbe
         var layers = new LayerSelection(d.GuidedLayers.Split('+')).Resolve(unet.CrossAttentionLayers.Select(l => l.Path).ToArray());
         var detector = new ShapeDetector();
 
-        // Unguided, then η/3, η, 3η over the default window and over a window of the same length from step 0.
-        int[][] windows = [d.Window, [0, d.Window[1] - d.Window[0]]];
+        // Unguided, then η/3, η, 3η over the default window and over one 5 steps longer.
+        int[][] windows = [d.Window, [d.Window[0], d.Window[1] + 5]];
         ToyGuidanceDefaults[] settings =
         [
             d with { LossScale = 0 },
@@ -53,14 +53,37 @@ static class ToyGuidanceProbe
                 images.AddRange(Sample(unet, text, vae, part.Select(b => encoded[b].InputIds).ToArray(), captions.EmptyPrompt(),
                     part.Select(b => layouts[b]).ToArray(), layers, s, seed: i));
             }
+            var detections = images.Select(image => detector.Detect(image, ShapesDataset.ImageSize, ShapesDataset.ImageSize)).ToArray();
             var summary = LayoutMetrics.Summarize(samples.Select((x, b) => LayoutMetrics.Score(
-                x.Objects.Select(o => new RequestedObject(o.Color, o.Shape, o.Box)).ToArray(),
-                detector.Detect(images[b], ShapesDataset.ImageSize, ShapesDataset.ImageSize))));
+                x.Objects.Select(o => new RequestedObject(o.Color, o.Shape, o.Box)).ToArray(), detections[b])));
+            // Placement apart from shape quality: some blob of the object's colour is centred in its box.
+            var colourPlaced = samples.SelectMany((x, b) => x.Objects.Select(o =>
+                detections[b].Any(d => d.Color == o.Color && o.Box.Contains(d.Box.CenterX, d.Box.CenterY)))).ToArray();
             var name = $"probe-eta{s.LossScale}-w{s.Window[0]}-{s.Window[1]}";
-            PngImage.WriteGrid(Path.Combine(options.CheckpointFolder, name + ".png"), images, ShapesDataset.ImageSize, columns: 8);
-            echo($"{name}: IoU≥0.5 {summary.IouSuccessRate:P1}, centre in box {summary.CenterSuccessRate:P1}, object accuracy {summary.ObjectAccuracy:P1}, " +
+            PngImage.WriteGrid(Path.Combine(options.CheckpointFolder, name + ".png"),
+                images.Select((image, b) => WithBoxes(image, samples[b].Objects.Select(o => o.Box))).ToArray(), ShapesDataset.ImageSize, columns: 8);
+            echo($"{name}: IoU≥0.5 {summary.IouSuccessRate:P1}, centre in box {summary.CenterSuccessRate:P1}, " +
+                 $"colour blob centred in box {colourPlaced.Count(p => p) / (double)colourPlaced.Length:P1}, object accuracy {summary.ObjectAccuracy:P1}, " +
                  $"colour {summary.ColorAccuracy:P1}, relations {summary.RelationAccuracy:P1} ({clock.Elapsed.TotalSeconds:F0} s)");
         }
+    }
+
+    /// <summary>A copy of the image with each requested box outlined in black.</summary>
+    static byte[] WithBoxes(byte[] image, IEnumerable<Box> boxes)
+    {
+        const int size = ShapesDataset.ImageSize;
+        var copy = (byte[])image.Clone();
+        void Black(int x, int y)
+        {
+            if (x is >= 0 and < size && y is >= 0 and < size) Array.Clear(copy, (y * size + x) * 3, 3);
+        }
+        foreach (var box in boxes)
+        {
+            int x0 = (int)(box.X0 * size), y0 = (int)(box.Y0 * size), x1 = (int)(box.X1 * size), y1 = (int)(box.Y1 * size);
+            for (var x = x0; x <= x1; x++) { Black(x, y0); Black(x, y1); }
+            for (var y = y0; y <= y1; y++) { Black(x0, y); Black(x1, y); }
+        }
+        return copy;
     }
 
     static byte[][] Sample(UNet2DConditionModel unet, CLIPTextModel text, AutoencoderKL vae, IReadOnlyList<long[]> ids, long[] emptyIds,
