@@ -16,6 +16,8 @@ let targets : (string * string * (string list -> unit)) list = [
     "build", "build everything (Release)", fun _ -> run "dotnet" "build LayoutGuidance.sln -c Release -nologo"
     "test", "run the test suite (extra args go to Expecto, e.g. --filter-test-list unet)", fun rest ->
         run "dotnet" ("run -c Release --project tests/LayoutGuidance.Tests -- " + String.Join(" ", rest))
+    "train-toy", "train/export the toy model (tools/TrainToy: --stage vae|unet|all, --steps N, --resume, --export, --evaluate N)", fun rest ->
+        run "dotnet" ("run -c Release --project tools/TrainToy -- " + String.Join(" ", rest))
     "clean", "remove build outputs", fun _ -> run "dotnet" "clean LayoutGuidance.sln -c Release -nologo"
 ]
 
