@@ -16,6 +16,8 @@ let targets : (string * string * (string list -> unit)) list = [
     "build", "build everything (Release)", fun _ -> run "dotnet" "build LayoutGuidance.sln -c Release -nologo"
     "test", "run the test suite (extra args go to Expecto, e.g. --filter-test-list unet)", fun rest ->
         run "dotnet" ("run -c Release --project tests/LayoutGuidance.Tests -- " + String.Join(" ", rest))
+    "bench", "run the performance benchmark (--quick: a couple of minutes); writes results/bench/", fun rest ->
+        run "dotnet" ("run -c Release --project bench/LayoutGuidance.Bench -- " + String.Join(" ", rest))
     "clean", "remove build outputs", fun _ -> run "dotnet" "clean LayoutGuidance.sln -c Release -nologo"
 ]
 
