@@ -2,6 +2,7 @@ using System.Diagnostics;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using LayoutGuidance.Models.UNet;
 
 namespace LayoutGuidance.Bench;
 
@@ -10,7 +11,7 @@ namespace LayoutGuidance.Bench;
 /// LayerNorm (the CPU executes synchronously, so a hook pair brackets exactly that module's work) and
 /// counts the FLOPs the convolutions and linear layers actually did, from their weight and tensor shapes.
 /// What is left ("other") is attention (fused SDPA), activations, residual adds, concatenation,
-/// upsampling and layout copies.
+/// upsampling and layout copies; <see cref="AttentionCore"/> times the SDPA part of it apart.
 /// </summary>
 static class OpProfile
 {
@@ -21,7 +22,7 @@ static class OpProfile
         public double Flop;
     }
 
-    public static List<ProfileRow> Measure(string suite, string dtype, Module unet, Action run)
+    public static List<ProfileRow> Measure(string suite, string dtype, UNet2DConditionModel unet, int latent, long batch, Action run)
     {
         var tallies = new Dictionary<string, Tally>();
         var started = new Dictionary<Module, long>();
@@ -66,8 +67,36 @@ static class OpProfile
             .ToList();
         var other = total - tallies.Values.Sum(t => t.Seconds);
         rows.Add(new ProfileRow(suite, dtype, "other", 0, other, other / total, 0, 0));
+        rows.Add(AttentionCore(suite, dtype, unet, latent, batch));
+        rows[^1] = rows[^1] with { Share = rows[^1].Seconds / total };
         rows.Add(new ProfileRow(suite, dtype, "total", tallies.Values.Sum(t => t.Calls), total, 1, tallies.Values.Sum(t => t.Flop) / 1e9,
                                 tallies.Values.Sum(t => t.Flop) / 1e9 / total));
         return rows;
+    }
+
+    /// <summary>
+    /// The fused attention of every transformer block — self-attention over the N image tokens and
+    /// cross-attention over the 77 text tokens — timed on random tensors of the shapes the UNet gives
+    /// it (once per distinct shape, times the number of layers with it). It is part of "other" above.
+    /// </summary>
+    static ProfileRow AttentionCore(string suite, string dtype, UNet2DConditionModel unet, int latent, long batch)
+    {
+        var type = unet.parameters().First().dtype;
+        var shapes = unet.CrossAttentionLayers
+            .SelectMany(l => { var (h, w) = l.MapSize(latent, latent); return new[] { (l.Heads, l.HeadDim, N: h * w, Keys: h * w), (l.Heads, l.HeadDim, N: h * w, Keys: 77L) }; })
+            .GroupBy(x => x).Select(g => (Shape: g.Key, Count: g.Count())).ToList();
+        double seconds = 0, flop = 0;
+        foreach (var ((heads, dim, n, keys), count) in shapes)
+        {
+            using var scope = NewDisposeScope();
+            var q = randn(batch, heads, n, dim).to(type);
+            var kv = randn(batch, heads, keys, dim).to(type);
+            functional.scaled_dot_product_attention(q, kv, kv).Dispose();
+            var clock = Stopwatch.StartNew();
+            functional.scaled_dot_product_attention(q, kv, kv).Dispose();
+            seconds += clock.Elapsed.TotalSeconds * count;
+            flop += 4.0 * batch * heads * n * keys * dim * count;
+        }
+        return new ProfileRow(suite, dtype, "SDPA, part of other (timed apart)", shapes.Sum(s => s.Count), seconds, 0, flop / 1e9, flop / 1e9 / seconds);
     }
 }

@@ -113,12 +113,11 @@ static class Suites
                 result.Ratios.Add(RoundRobin.Ratio(rows, suite, "guided iteration fp32 / bf16", "guided-fp32", "guided-bf16"));
 
             var profile = plan.Profile && latent == plan.Latents.Max();
-            result.Flops.Add(Flops(suite, latent, models[0], inputs[0], profile ? result.Profiles : null));
+            result.Flops.Add(Flops(suite, latent, models[0], inputs[0]));
             if (profile)
                 for (var i = 0; i < models.Count; i++)
                 {
-                    var rowsBefore = result.Profiles.Count;
-                    result.Profiles.AddRange(OpProfile.Measure(suite, BenchModel.DTypeName(models[i].DType), models[i].UNet, inputs[i].CfgStep));
+                    result.Profiles.AddRange(OpProfile.Measure(suite, BenchModel.DTypeName(models[i].DType), models[i].UNet, latent, 2, inputs[i].CfgStep));
                     if (i == 0) result.Flops[^1] = result.Flops[^1] with { HookedConvLinearGflop = result.Profiles[^1].Gflop };
                 }
         }
@@ -153,7 +152,7 @@ static class Suites
     /// gradient is one product like the forward, and 2× for attention, whose Q, K and V all need
     /// gradients); the naive one runs the whole forward F and the same backward.
     /// </summary>
-    static FlopRow Flops(string suite, int latent, BenchModel model, UNetWorkloads w, List<ProfileRow>? profile)
+    static FlopRow Flops(string suite, int latent, BenchModel model, UNetWorkloads w)
     {
         var cfg = w.CfgFlops;
         var iteration = w.IterationFlops;
