@@ -18,6 +18,8 @@ let targets : (string * string * (string list -> unit)) list = [
         run "dotnet" ("run -c Release --project tests/LayoutGuidance.Tests -- " + String.Join(" ", rest))
     "train-toy", "train/export the toy model (tools/TrainToy: --stage vae|unet|all, --steps N, --resume, --export, --evaluate N)", fun rest ->
         run "dotnet" ("run -c Release --project tools/TrainToy -- " + String.Join(" ", rest))
+    "bench", "run the performance benchmark (--quick: a couple of minutes); writes results/bench/", fun rest ->
+        run "dotnet" ("run -c Release --project bench/LayoutGuidance.Bench -- " + String.Join(" ", rest))
     "clean", "remove build outputs", fun _ -> run "dotnet" "clean LayoutGuidance.sln -c Release -nologo"
 ]
 

@@ -18,12 +18,12 @@ public sealed class Upsample2D : Module
     public Tensor forward(Tensor input, long[]? outputSize = null)
     {
         using var scope = NewDisposeScope();
-        // Nearest upsampling has no bfloat16 kernel in some libtorch builds; diffusers upcasts too.
-        var x = input.dtype == ScalarType.BFloat16 ? input.to(ScalarType.Float32) : input;
-        x = outputSize is null
-            ? functional.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest)
-            : functional.interpolate(x, size: outputSize, mode: InterpolationMode.Nearest);
-        if (x.dtype != input.dtype) x = x.to(input.dtype);
+        // diffusers upcasts bfloat16 here for old PyTorch builds without a bfloat16 nearest kernel;
+        // libtorch 2.10 has one on CPU and CUDA, and nearest only copies values, so the result is
+        // the same bit for bit without the two conversions of the largest tensors of the up path.
+        var x = outputSize is null
+            ? functional.interpolate(input, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest)
+            : functional.interpolate(input, size: outputSize, mode: InterpolationMode.Nearest);
         return conv.call(x).MoveToOuterDisposeScope();
     }
 }
