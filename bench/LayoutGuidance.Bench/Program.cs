@@ -103,11 +103,18 @@ static class Program
         result.Notes.InsertRange(0, notes);
         result.Notes.AddRange(failures.Select(f => $"FAILED: {f} (see the console output above)"));
 
-        var run = new RunInfo(quick ? "dotnet fsi build.fsx -- bench --quick" : "dotnet fsi build.fsx -- bench", quick, machine, loadBefore,
+        var run = new RunInfo(Command(args), quick, machine, loadBefore,
                               MachineInfo.LoadAverages(), DateTime.UtcNow, clock.Elapsed);
         Write(outDir, result, run);
         Console.WriteLine($"wrote {outDir} in {clock.Elapsed.TotalMinutes:F1} min");
         return failures.Count == 0 ? 0 : 1;
+    }
+
+    /// <summary>The command that reproduces this run, less where it wrote.</summary>
+    static string Command(string[] args)
+    {
+        var outAt = Array.IndexOf(args, "--out");
+        return string.Join(" ", ["dotnet fsi build.fsx -- bench", .. args.Where((_, i) => outAt < 0 || (i != outAt && i != outAt + 1))]);
     }
 
     static List<SuitePlan> Plans(bool quick, string root, List<string> notes)
@@ -133,15 +140,15 @@ static class Program
             plans.AddRange(MemoryPlans("sd15", 16, "bf16", ["cfg-step", "guided", "naive"]));
             return plans;
         }
-        plans.Add(new SuitePlan { Kind = "timing", Models = ["sd15"], Latents = [32, 64], DTypes = ["fp32", "bf16"], Float32IterationLatents = [32],
+        plans.Add(new SuitePlan { Kind = "timing", Models = ["sd15"], Latents = [32, 64], DTypes = ["fp32", "bf16"], Float32IterationLatents = [32, 64],
                                   FrozenVariant = true, Profile = true, Rounds = 3 });
-        plans.Add(new SuitePlan { Kind = "timing", Models = ["sdxl"], Latents = [32], DTypes = ["bf16"], FrozenVariant = true, Profile = true, Rounds = 3 });
+        plans.Add(new SuitePlan { Kind = "timing", Models = ["sdxl"], Latents = [32], DTypes = ["fp32", "bf16"], Float32IterationLatents = [32],
+                                  FrozenVariant = true, Profile = true, Rounds = 3 });
         string[] phases = ["cfg-step", "guided", "guided-frozen", "naive"];
         plans.AddRange(MemoryPlans("sd15", 32, "fp32", phases));
         plans.AddRange(MemoryPlans("sd15", 32, "bf16", phases));
         plans.AddRange(MemoryPlans("sdxl", 32, "bf16", phases));
         plans.AddRange(MemoryPlans("sdxl", 64, "bf16", ["guided", "guided-frozen"]));
-        notes.Add("SDXL runs in bf16 only: its float32 weights (10 GB) next to the bf16 copy would not leave room on a 24 GiB machine shared with others.");
         return plans;
     }
 

@@ -31,8 +31,11 @@ sealed record IoRow(string What, double Bytes, Spread Seconds)
     public double GibPerSecond => Bytes / Seconds.Median / (1 << 30);
 }
 
-/// <summary>Resident memory at each step of a long generation, and the part of it the .NET heap holds.</summary>
-sealed record StepMemoryRow(string Model, int Step, double Seconds, double RssMiB, double ManagedHeapMiB);
+/// <summary>
+/// Resident memory at each step of a long generation: as the step left it, and after a full .NET
+/// collection has run the finalizers of tensor objects that were dropped rather than disposed.
+/// </summary>
+sealed record StepMemoryRow(string Model, int Step, double Seconds, double RssMiB, double RssAfterCollectMiB);
 
 /// <summary>One child process: what it measured, the 1-minute load average when it started, how long it took.</summary>
 sealed record SuiteRow(string Suite, double LoadAverage, double Seconds, bool Succeeded);

@@ -219,8 +219,13 @@ static class Suites
         };
         var run = Stopwatch.StartNew();
         using var generated = pipe.Generate(request, p =>
-            result.StepMemory.Add(new StepMemoryRow(longRun, p.StepIndex, run.Elapsed.TotalSeconds, ResidentMemory.MiB(ResidentMemory.CurrentBytes),
-                                                   ResidentMemory.MiB(GC.GetTotalMemory(false)))));
+        {
+            var seconds = run.Elapsed.TotalSeconds;
+            var asLeft = ResidentMemory.CurrentBytes;
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            result.StepMemory.Add(new StepMemoryRow(longRun, p.StepIndex, seconds, ResidentMemory.MiB(asLeft), ResidentMemory.MiB(ResidentMemory.CurrentBytes)));
+        });
         result.Notes.Add($"{plan.Steps}-step backward-guided run of {longRun} (64×64): {generated.Record.TotalIterations} guidance iterations, " +
                          $"{run.Elapsed.TotalSeconds:F1} s, process peak RSS {ResidentMemory.MiB(ResidentMemory.PeakBytes):F0} MiB.");
         return result;
