@@ -27,7 +27,9 @@ module ShapeMetrics =
                 name, RequestedObject.Parse(p.Text, LayoutGuidance.Evaluation.Box(b.X0, b.Y0, b.X1, b.Y1)) ]
 
     /// Per object: found (an object of its colour and shape is in the image), iou with its box,
-    /// center_in_box; per image: object_accuracy, mean_iou, iou_success (IoU ≥ 0.5), center_success,
+    /// center_in_box; per image: object_accuracy, color_accuracy, mean_iou, iou_success (IoU ≥ 0.5),
+    /// center_success, color_center_success (a detection of the object's colour, any shape, centred
+    /// in its box: placement apart from shape quality),
     /// layout_accuracy (1 when every object is found with its centre in its box), relation_accuracy
     /// (pairs whose detected centres keep their boxes' relation; only with two or more objects) and
     /// unrequested_objects.
@@ -42,9 +44,11 @@ module ShapeMetrics =
             yield $"iou.{name}", o.Iou
             yield $"center_in_box.{name}", flag o.CenterInBox
           yield "object_accuracy", summary.ObjectAccuracy
+          yield "color_accuracy", summary.ColorAccuracy
           yield "mean_iou", summary.MeanIou
           yield "iou_success", summary.IouSuccessRate
           yield "center_success", summary.CenterSuccessRate
+          yield "color_center_success", summary.ColorCenterSuccessRate
           yield "layout_accuracy", flag (scored.Objects |> Seq.forall _.CenterInBox)
           if summary.Pairs > 0 then yield "relation_accuracy", summary.RelationAccuracy
           yield "unrequested_objects", float scored.Unrequested.Count ]

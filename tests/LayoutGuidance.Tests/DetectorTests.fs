@@ -119,7 +119,7 @@ let tests =
                 for o in score.Objects do
                     Expect.isTrue o.Found o.Requested.Phrase
                     Expect.equal o.Iou 0.0 "IoU"
-                    Expect.isFalse (o.IouSuccess || o.CenterInBox) "success"
+                    Expect.isFalse (o.IouSuccess || o.CenterInBox || o.ColorCentered) "success"
                 let p = Seq.exactlyOne score.Pairs
                 Expect.isTrue p.BothFound "both found"
                 Expect.isFalse p.Correct "relation"
@@ -129,6 +129,7 @@ let tests =
                 let red = score.Objects.[0]
                 Expect.isFalse red.Found "red circle missing"
                 Expect.isTrue red.ColorFound "red is there"
+                Expect.isTrue red.ColorCentered "and centred in the red circle's box: placement holds apart from the shape"
                 Expect.isFalse red.IouSuccess "no IoU success without the object"
                 Expect.equal [ for d in score.Unrequested -> d.Phrase ] [ "red triangle" ] "unrequested"
                 let p = Seq.exactlyOne score.Pairs
@@ -165,7 +166,7 @@ let tests =
                 let missing = LayoutMetrics.Score([ req ShapeColor.Yellow ShapeKind.Diamond left ], [])
                 let s = LayoutMetrics.Summarize [ good; swapped; missing ]
                 Expect.equal (s.Images, s.Objects, s.Found, s.ColorFound) (3, 5, 4, 4) "object counts"
-                Expect.equal (s.IouSuccesses, s.CenterSuccesses, s.ImagesAllFound) (2, 2, 2) "successes"
+                Expect.equal (s.IouSuccesses, s.CenterSuccesses, s.ColorCenterSuccesses, s.ImagesAllFound) (2, 2, 2, 2) "successes"
                 Expect.equal (s.Pairs, s.PairsBothFound, s.PairsCorrect) (2, 2, 1) "pairs"
                 Expect.equal (s.ImagesWithUnrequested, s.UnrequestedDetections) (1, 1) "unrequested"
                 Expect.floatClose Accuracy.high s.MeanIou 0.4 "mean IoU"

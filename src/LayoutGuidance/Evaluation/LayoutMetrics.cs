@@ -56,7 +56,9 @@ public static class LayoutMetrics
         }
 
         var objects = requested
-            .Select((r, i) => new ObjectScore(r, matches[i], detections.Any(d => d.Color == r.Color)))
+            .Select((r, i) => new ObjectScore(r, matches[i],
+                ColorFound: detections.Any(d => d.Color == r.Color),
+                ColorCentered: detections.Any(d => d.Color == r.Color && r.Target.Contains(d.Box.CenterX, d.Box.CenterY))))
             .ToArray();
 
         var pairs = new List<PairScore>();
@@ -86,6 +88,7 @@ public static class LayoutMetrics
             ColorFound: objects.Count(o => o.ColorFound),
             IouSuccesses: objects.Count(o => o.IouSuccess),
             CenterSuccesses: objects.Count(o => o.CenterInBox),
+            ColorCenterSuccesses: objects.Count(o => o.ColorCentered),
             MeanIou: objects.Count == 0 ? double.NaN : objects.Average(o => o.Iou),
             ImagesAllFound: list.Count(i => i.AllFound),
             Pairs: pairs.Count,

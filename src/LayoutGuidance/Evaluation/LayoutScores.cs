@@ -12,8 +12,10 @@ public enum SpatialRelation
 /// <summary>
 /// One requested object in one image. <see cref="Match"/> is the detection of the same colour and
 /// shape assigned to it (each detection serves one request), or null when the object is missing.
+/// <see cref="ColorFound"/>: some detection has the object's colour; <see cref="ColorCentered"/>: one
+/// of them has its centre in the target — placement measured apart from how well the shape is drawn.
 /// </summary>
-public sealed record ObjectScore(RequestedObject Requested, Detection? Match, bool ColorFound)
+public sealed record ObjectScore(RequestedObject Requested, Detection? Match, bool ColorFound, bool ColorCentered)
 {
     /// <summary>VISOR's object accuracy: an object of the named colour and shape is in the image.</summary>
     public bool Found => Match is not null;
@@ -53,6 +55,7 @@ public sealed record LayoutSummary(
     int ColorFound,
     int IouSuccesses,
     int CenterSuccesses,
+    int ColorCenterSuccesses,
     double MeanIou,
     int ImagesAllFound,
     int Pairs,
@@ -70,6 +73,9 @@ public sealed record LayoutSummary(
     public double IouSuccessRate => Rate(IouSuccesses, Objects);
 
     public double CenterSuccessRate => Rate(CenterSuccesses, Objects);
+
+    /// <summary>Objects with a detection of their colour centred in the target, shape aside.</summary>
+    public double ColorCenterSuccessRate => Rate(ColorCenterSuccesses, Objects);
 
     /// <summary>Images with every requested object found.</summary>
     public double AllFoundRate => Rate(ImagesAllFound, Images);

@@ -56,14 +56,11 @@ static class ToyGuidanceProbe
             var detections = images.Select(image => detector.Detect(image, ShapesDataset.ImageSize, ShapesDataset.ImageSize)).ToArray();
             var summary = LayoutMetrics.Summarize(samples.Select((x, b) => LayoutMetrics.Score(
                 x.Objects.Select(o => new RequestedObject(o.Color, o.Shape, o.Box)).ToArray(), detections[b])));
-            // Placement apart from shape quality: some blob of the object's colour is centred in its box.
-            var colourPlaced = samples.SelectMany((x, b) => x.Objects.Select(o =>
-                detections[b].Any(d => d.Color == o.Color && o.Box.Contains(d.Box.CenterX, d.Box.CenterY)))).ToArray();
             var name = $"probe-eta{s.LossScale}-w{s.Window[0]}-{s.Window[1]}";
             PngImage.WriteGrid(Path.Combine(options.CheckpointFolder, name + ".png"),
                 images.Select((image, b) => WithBoxes(image, samples[b].Objects.Select(o => o.Box))).ToArray(), ShapesDataset.ImageSize, columns: 8);
             echo($"{name}: IoU≥0.5 {summary.IouSuccessRate:P1}, centre in box {summary.CenterSuccessRate:P1}, " +
-                 $"colour blob centred in box {colourPlaced.Count(p => p) / (double)colourPlaced.Length:P1}, object accuracy {summary.ObjectAccuracy:P1}, " +
+                 $"colour blob centred in box {summary.ColorCenterSuccessRate:P1}, object accuracy {summary.ObjectAccuracy:P1}, " +
                  $"colour {summary.ColorAccuracy:P1}, relations {summary.RelationAccuracy:P1} ({clock.Elapsed.TotalSeconds:F0} s)");
         }
     }
