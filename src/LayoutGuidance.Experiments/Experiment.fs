@@ -31,6 +31,7 @@ type ExperimentArgs =
     | Dtype of name: string
     | Shard of k_of_n: string
     | Seeds of count: int
+    | Layouts of file: string
     | Out of folder: string
     | Resume
     | Force
@@ -49,6 +50,7 @@ type ExperimentArgs =
             | Dtype _ -> "fp32, fp16 or bf16 (default fp32)."
             | Shard _ -> "render only shard k of n (e.g. 2/8) into <out>/<experiment>/shard-k-of-n/; join them with `merge`."
             | Seeds _ -> "replace the script's seeds by seeds 0..count-1."
+            | Layouts _ -> "replace the script's layouts by those of a layout file (.json: a layout list or a benchmark layout set; .csv)."
             | Out _ -> "results root (default results); the experiment writes into <out>/<experiment>/."
             | Resume -> "keep finished cells and render only the missing ones."
             | Force -> "delete the experiment's previous results and start over."
@@ -127,6 +129,7 @@ module Experiment =
                 Settings = settings
                 Shard = r.TryPostProcessResult(Shard, fun s -> try Shard.parse s with :? GridException as e -> failwith e.Message)
                 Seeds = r.TryPostProcessResult(Seeds, positive "--seeds")
+                Layouts = r.TryGetResult Layouts |> Option.map (expandHome >> LayoutGuidance.Experiments.Layouts.fromFile)
                 Limit = r.TryPostProcessResult(Limit, positive "--limit")
                 Existing =
                     if r.Contains Resume then ExistingResults.Resume

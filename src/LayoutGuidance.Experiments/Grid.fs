@@ -86,12 +86,18 @@ module Grid =
             if ls.Length > 1 then raise (GridException $"experiment '{e.Name}' has {ls.Length} different layouts named '{name}'; give each its own name")
         cells
 
-    /// The experiment with its seed axis replaced by seeds 0 .. count-1 (added when seeds were fixed).
-    let withSeedCount (count: int) (e: Experiment) =
-        let isSeed (a: Axis) = a.Name = "seed"
-        match e.Axes |> List.tryFind (fun a -> not (isSeed a) && a.Name.Split('+') |> Array.contains "seed") with
-        | Some zipped -> raise (GridException $"--seeds cannot replace seeds zipped into axis '{zipped.Name}'; change the script instead")
+    /// The experiment with axis `name` replaced by `axis` (appended when the script has none);
+    /// `option` names the command-line option for the error when the axis is zipped with another.
+    let private replaceAxis (option: string) (name: string) (axis: Axis) (e: Experiment) =
+        let isIt (a: Axis) = a.Name = name
+        match e.Axes |> List.tryFind (fun a -> not (isIt a) && a.Name.Split('+') |> Array.contains name) with
+        | Some zipped -> raise (GridException $"{option} cannot replace the {name}s zipped into axis '{zipped.Name}'; change the script instead")
         | None ->
-            let seeds = Axis.firstSeeds count
-            if e.Axes |> List.exists isSeed then { e with Axes = e.Axes |> List.map (fun a -> if isSeed a then seeds else a) }
-            else { e with Axes = e.Axes @ [ seeds ] }
+            if e.Axes |> List.exists isIt then { e with Axes = e.Axes |> List.map (fun a -> if isIt a then axis else a) }
+            else { e with Axes = e.Axes @ [ axis ] }
+
+    /// The experiment with its seed axis replaced by seeds 0 .. count-1 (added when seeds were fixed).
+    let withSeedCount (count: int) (e: Experiment) = replaceAxis "--seeds" "seed" (Axis.firstSeeds count) e
+
+    /// The experiment with its layout axis replaced by `layouts` (e.g. a benchmark layout file).
+    let withLayouts (layouts: Layout list) (e: Experiment) = replaceAxis "--layouts" "layout" (Axis.layouts layouts) e

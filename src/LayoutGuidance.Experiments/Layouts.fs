@@ -34,14 +34,25 @@ let demo = [ helloKitty ]
 let private fail (path: string) (what: string) =
     raise (GridException $"{path}: {what}")
 
-/// JSON: `[ { "name": "kitty", "prompt": "...", "phrases": [ { "text": "hello kitty", "boxes": [[x0,y0,x1,y1], ...] } ] } ]`.
-/// A missing name becomes L1, L2, ... by position.
-let fromJson (path: string) =
-    let doc =
-        try JsonDocument.Parse(File.ReadAllText path, JsonDocumentOptions(CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true))
-        with :? JsonException as e -> fail path $"not valid JSON ({e.Message})"
-    use doc = doc
-    if doc.RootElement.ValueKind <> JsonValueKind.Array then fail path "expected a JSON array of layouts"
+/// A benchmark layout set (`{ "layouts": [ { "id", "prompt", "phrases": [...], "boxes": [...] } ] }`,
+/// read by `LayoutSet`), one box per phrase, named by id.
+let private fromLayoutSet (path: string) =
+    let specs =
+        try LayoutGuidance.Evaluation.LayoutSet.Read path
+        with :? LayoutGuidance.Evaluation.LayoutSetException as e -> raise (GridException e.Message)
+    [ for s in specs ->
+        let phrases = [ for text, b in Seq.zip s.Phrases s.Boxes -> { Text = text; Boxes = [ box (b.X0, b.Y0, b.X1, b.Y1) ] } ]
+        let layout = { Name = s.Id; Prompt = s.Prompt; Phrases = phrases }
+        try Cell.validateLayout layout with :? GridException as e -> fail path e.Message
+        layout ]
+
+let private parse (path: string) =
+    try JsonDocument.Parse(File.ReadAllText path, JsonDocumentOptions(CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true))
+    with :? JsonException as e -> fail path $"not valid JSON ({e.Message})"
+
+let private fromLayoutArray (path: string) =
+    use doc = parse path
+    if doc.RootElement.ValueKind <> JsonValueKind.Array then fail path "expected a JSON array of layouts, or an object with a \"layouts\" array"
     [ for i, l in doc.RootElement.EnumerateArray() |> Seq.indexed do
         let where = $"layout #{i + 1}"
         let str (e: JsonElement) (key: string) =
@@ -71,6 +82,15 @@ let fromJson (path: string) =
         let layout = { Name = name; Prompt = prompt; Phrases = phrases }
         try Cell.validateLayout layout with :? GridException as e -> fail path e.Message
         layout ]
+
+/// JSON: `[ { "name": "kitty", "prompt": "...", "phrases": [ { "text": "hello kitty", "boxes": [[x0,y0,x1,y1], ...] } ] } ]`,
+/// a missing name becoming L1, L2, ... by position; or a benchmark layout set, an object whose
+/// "layouts" hold `{ "id", "prompt", "phrases": ["..."], "boxes": [[x0,y0,x1,y1], ...] }`.
+let fromJson (path: string) =
+    let isLayoutSet =
+        use doc = parse path
+        doc.RootElement.ValueKind = JsonValueKind.Object && fst (doc.RootElement.TryGetProperty "layouts")
+    if isLayoutSet then fromLayoutSet path else fromLayoutArray path
 
 /// CSV: one row per box with columns prompt, phrase, x0, y0, x1, y1 and optionally layout (the name).
 /// Rows group into layouts by name (else by prompt) and into phrases by text, in file order; a phrase

@@ -22,6 +22,8 @@ type RunOptions =
       Shard: Shard option
       /// Replaces the seed axis by seeds 0 .. n-1.
       Seeds: int option
+      /// Replaces the layout axis (`--layouts FILE`).
+      Layouts: Layout list option
       /// Renders at most this many cells in this run.
       Limit: int option
       Existing: ExistingResults
@@ -46,6 +48,7 @@ module RunOptions =
           Settings = { ModelsRoot = None; Device = "cpu"; Dtype = "fp32"; Heatmaps = false }
           Shard = None
           Seeds = None
+          Layouts = None
           Limit = None
           Existing = ExistingResults.Refuse
           Log = Console.Out
@@ -66,9 +69,11 @@ module Runner =
         | Some s -> Path.Combine(top, s.FolderName)
         | None -> top
 
-    /// The cells this run is responsible for: the grid, with --seeds applied, restricted to the shard.
+    /// The cells this run is responsible for: the grid, with --seeds and --layouts applied,
+    /// restricted to the shard.
     let cells (options: RunOptions) (e: Experiment) =
         let e = match options.Seeds with Some n -> Grid.withSeedCount n e | None -> e
+        let e = match options.Layouts with Some ls -> Grid.withLayouts ls e | None -> e
         let all = Grid.expand e
         match options.Shard with
         | Some s -> Shard.select s all

@@ -64,6 +64,12 @@ let gridTests =
             let zipped = Experiment.create "z" [ Axis.zip (Axis.seeds [ 1L; 2L ]) (Axis.eta [ 1.0; 2.0 ]); Axis.layouts [ kitty ] ]
             Expect.stringContains (gridError (fun () -> Grid.withSeedCount 2 zipped)) "zipped" "zipped seeds are not silently replaced"
         }
+        test "--layouts replaces the layout axis" {
+            let other = Layouts.boxes "other" "a red circle" [ "red circle", (0.1, 0.1, 0.4, 0.4) ]
+            let cells = Experiment.cells (Grid.withLayouts [ other ] paperTable)
+            Expect.equal (cells |> List.map _.Layout |> List.distinct) [ other ] "only the new layout"
+            Expect.equal cells.Length ((Experiment.cells paperTable).Length / (Experiment.cells paperTable |> List.map _.Layout |> List.distinct).Length) "the other axes as before"
+        }
         test "bad settings fail with a message naming the value and the fix" {
             Expect.stringContains (gridError (fun () -> Model.Parse "sd14")) "unknown model 'sd14'" "model"
             Expect.equal (Model.Parse "./weights/my-sd15") (Model.Folder "./weights/my-sd15") "a path is a folder model"
@@ -141,6 +147,23 @@ let layoutFileTests =
             Expect.equal fromJson[1].Phrases.Head.Boxes.Length 2 "two boxes for one phrase"
             Expect.equal (List.map _.Text fromJson[0].Phrases) [ "hello kitty"; "ball" ] "phrase order kept"
         }
+        test "a benchmark layout set reads as layouts named by id, one box per phrase" {
+            let dir = Fixtures.tempDir ()
+            let file = Path.Combine(dir, "set.json")
+            File.WriteAllText(file, """{ "description": "two", "layouts": [
+                { "id": "pair-0", "prompt": "a red circle and a blue square", "phrases": ["red circle", "blue square"],
+                  "boxes": [[0.0, 0.25, 0.5, 0.75], [0.5, 0.25, 1.0, 0.75]] },
+                { "id": "single-0", "prompt": "a green cross", "phrases": ["green cross"], "boxes": [[0.1, 0.1, 0.4, 0.4]] } ] }""")
+            let layouts = Layouts.fromFile file
+            Expect.equal (layouts |> List.map _.Name) [ "pair-0"; "single-0" ] "ids are names"
+            Expect.equal layouts.Head.Phrases [ Layouts.phrase "red circle" [ (0.0, 0.25, 0.5, 0.75) ]; Layouts.phrase "blue square" [ (0.5, 0.25, 1.0, 0.75) ] ] "phrases with their boxes"
+            let shipped = Layouts.fromFile (ShapesBenchmark.layoutFile Fixtures.repoRoot)
+            Expect.equal shipped.Length 90 "the shapes benchmark's 90 layouts"
+            File.WriteAllText(file, """{ "layouts": [ { "id": "x", "prompt": "a red circle", "phrases": ["blue square"], "boxes": [[0.1, 0.1, 0.4, 0.4]] } ] }""")
+            let msg = gridError (fun () -> Layouts.fromFile file)
+            Expect.stringContains msg "set.json" "file"
+            Expect.stringContains msg "blue square" "the phrase not in its prompt"
+        }
         test "a bad layout file names the file, the row and the problem" {
             let dir = Fixtures.tempDir ()
             let csv = Path.Combine(dir, "bad.csv")
@@ -197,13 +220,16 @@ let cliTests =
         test "--help prints usage naming every option and subcommand" {
             let e = caught<ArguParseException> (fun () -> Experiment.options [| "x.fsx"; "--"; "--help" |] |> ignore)
             Expect.equal e.ErrorCode ErrorCode.HelpText "help text"
-            for option in [ "--models"; "--device"; "--dtype"; "--shard"; "--seeds"; "--out"; "--resume"; "--force"; "--limit"; "merge"; "compare" ] do
+            for option in [ "--models"; "--device"; "--dtype"; "--shard"; "--seeds"; "--layouts"; "--out"; "--resume"; "--force"; "--limit"; "merge"; "compare" ] do
                 Expect.stringContains e.Message option option
         }
         test "options parse into run options" {
             let _, o = Experiment.options [| "--models"; "/m"; "--device"; "CUDA:1"; "--dtype"; "bfloat16"; "--shard"; "2/8"; "--seeds"; "4"; "--out"; "/r"; "--resume"; "--limit"; "3" |]
             Expect.equal o.Settings { ModelsRoot = Some "/m"; Device = "cuda:1"; Dtype = "bf16"; Heatmaps = false } "settings"
             Expect.equal (o.Output, o.Shard, o.Seeds, o.Limit, o.Existing) ("/r", Some { Index = 2; Count = 8 }, Some 4, Some 3, ExistingResults.Resume) "run options"
+            let _, withLayouts = Experiment.options [| "--layouts"; ShapesBenchmark.layoutFile Fixtures.repoRoot |]
+            Expect.equal (withLayouts.Layouts |> Option.map List.length) (Some 90) "--layouts reads the file"
+            Expect.stringContains (gridError (fun () -> Experiment.options [| "--layouts"; "/nowhere/set.json" |] |> ignore)) "/nowhere/set.json" "a missing layout file is named"
         }
         test "bad values fail with a message naming them" {
             let fails (args: string[]) (mentions: string) =

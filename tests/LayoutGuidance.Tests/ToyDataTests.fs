@@ -184,7 +184,7 @@ let tests =
             }
         ]
         testList "benchmark layouts" [
-            let layouts = lazy (LayoutSet.Read(toyDir [ "layouts"; "shapes-benchmark.json" ]))
+            let layouts = lazy (LayoutSet.Read(Path.Combine(Fixtures.repoRoot, "experiments", "layouts", "shapes-benchmark.json")))
             test "singles cover every phrase; pairs cover each relation ten times; twenty triples" {
                 let ls = layouts.Value
                 let kind (l: LayoutSpec) = l.Id.Substring(0, l.Id.LastIndexOf '-')
