@@ -1,8 +1,9 @@
 // Layout guidance on the embedded toy shapes model, no download needed: shapes asked for by caption
-// ("a red circle and a blue square") and put into boxes by steering cross-attention. Rows of the
-// gallery raise the guidance strength; objects move into their outlined boxes as it grows.
+// ("a red circle and a blue square") and put into boxes by steering cross-attention. Gallery rows raise
+// the guidance strength (η for backward guidance, λ for forward guidance, 0 = none); objects move into
+// their outlined boxes as it grows.
 //   dotnet build -c Release && dotnet fsi experiments/quickstart.fsx
-// Results: results/quickstart/gallery.png, index.html (sortable metrics), metrics.csv.
+// Results: results/quickstart/gallery.png, index.html (sortable metrics, plots against η), metrics.csv.
 #load "require-build.fsx"  // says how to build the library when it is missing
 #load "prelude.fsx"
 open Prelude
@@ -20,16 +21,20 @@ let layouts = [
 
 Experiment.create "quickstart" [
     Axis.models [ "toy" ]
-    toySettings ()                  // the toy model's own steps, CFG, guided layers and window
+    toySettings ()                  // the toy model's own steps, CFG, guided layers, window and η
     Axis.layouts layouts
-    Axis.guidance [ Guidance.None; Guidance.Forward; Guidance.Backward ]
-    // η for backward guidance; forward guidance reads eta as its edit strength λ in [0, 1].
-    Axis.eta [ 0.5; 1.0; 10.0; 30.0; 90.0 ]
+    Axis.custom "guidance" [
+        "none", fun c -> { c with Guidance = Guidance.None }
+        // Forward guidance edits the maps themselves (strength λ in [0, 1]), here at every step.
+        for λ in [ 0.5; 1.0 ] ->
+            $"forward λ={λ}", fun c -> { c with Guidance = Guidance.Forward; Eta = λ; Window = (0, c.Steps) }
+        // Backward guidance: z ← z − η·σ²·∇E in the model's guided window.
+        for η in [ 0.3; 1.0; 3.0; 10.0 ] ->
+            $"backward η={η}", fun c -> { c with Guidance = Guidance.Backward; Eta = η } ]
     Axis.firstSeeds 4
 ]
-|> Experiment.where (fun c -> c.Guidance <> Guidance.Forward || c.Eta <= 1.0)
-|> Experiment.where (fun c -> c.Guidance <> Guidance.Backward || c.Eta > 1.0)
 |> Experiment.gallery "eta" "seed"
-|> Experiment.plot "eta" "layout_accuracy"
+|> Experiment.plot "eta" "color_center_success"
 |> Experiment.plot "eta" "in_box_ratio.mean"
+|> Experiment.plot "eta" "object_accuracy"
 |> run

@@ -19,6 +19,9 @@ let checkKey (what: string) (key: string) =
 
 let private value (row: Map<string, string>) key = row.TryFind key |> Option.defaultValue ""
 
+/// Settings that only guidance has; an unguided cell leaves them empty or zero.
+let private guidanceKeys = set [ "guidance"; "eta"; "layers"; "step_start"; "step_end"; "max_iter"; "loss_threshold" ]
+
 let private varying (rows: Map<string, string> list) =
     keys |> List.filter (fun k -> rows |> List.map (fun r -> value r k) |> List.distinct |> List.length > 1)
 
@@ -39,20 +42,45 @@ let private white = Rgb24(255uy, 255uy, 255uy)
 let private black = Rgb24(20uy, 20uy, 20uy)
 let private grey = Rgb24(110uy, 110uy, 110uy)
 
-/// Draws the gallery of `rows` (metrics rows whose images live under `folder`) into `path`.
-let render (spec: GallerySpec) (folder: string) (rows: Map<string, string> list) (path: string) =
+/// The gallery's sections: per combination of the other varying settings, its title key, its cells,
+/// its row values and its column values. Also whether unguided images were folded in as η = 0 rows.
+let plan (spec: GallerySpec) (rows: Map<string, string> list) =
     checkKey "rows" spec.Rows
     checkKey "columns" spec.Columns
     let other = varying rows |> List.filter (fun k -> k <> spec.Rows && k <> spec.Columns)
-    let ordered (cells: Map<string, string> list) key = cells |> List.map (fun r -> value r key) |> List.distinct
-    // Each section lists only the rows and columns it has (an unguided section has no η rows), in the
-    // order of the whole table, so sections of a sweep line up.
+    // Numbers (η, seeds, steps) in numeric order, anything else in the order of the table.
+    let ordered (cells: Map<string, string> list) key =
+        let values = cells |> List.map (fun r -> value r key) |> List.distinct
+        match values |> List.map Invariant.tryFloat with
+        | numbers when numbers |> List.forall Option.isSome -> List.zip values numbers |> List.sortBy snd |> List.map fst
+        | _ -> values
+    let grouped = rows |> List.groupBy (fun r -> other |> List.map (fun k -> k, value r k))
+    let isUnguided (cells: Map<string, string> list) = cells |> List.forall (fun r -> value r "guidance" = "none")
+    // With η as the rows, an unguided image is the η = 0 row of every guided section with the same
+    // model, layout, seed, ...: the sweep then starts from the picture guidance changes.
+    let unguidedRows = spec.Rows = "eta" && grouped |> List.exists (snd >> isUnguided) && grouped |> List.exists (snd >> isUnguided >> not)
+    let sameImageSettings (key: (string * string) list) (row: Map<string, string>) =
+        key |> List.forall (fun (k, v) -> guidanceKeys.Contains k || value row k = v)
+    let adopted (key: (string * string) list) =
+        if unguidedRows && key |> List.exists (fun (k, v) -> k = "guidance" && v <> "none") then
+            rows |> List.filter (fun r -> value r "guidance" = "none" && sameImageSettings key r)
+        else []
+    let adoptedAnywhere = grouped |> List.collect (fst >> adopted) |> Set.ofList
+    // Each section lists only the rows and columns it has, in the order of the whole table, so sections
+    // of a sweep line up.
     let sections =
-        rows
-        |> List.groupBy (fun r -> other |> List.map (fun k -> k, value r k))
-        |> List.map (fun (key, cells) ->
-            let keep key = ordered rows key |> List.filter (fun v -> cells |> List.exists (fun r -> value r key = v))
-            key, cells, keep spec.Rows, keep spec.Columns)
+        grouped
+        |> List.choose (fun (key, cells) ->
+            if isUnguided cells && cells |> List.forall adoptedAnywhere.Contains then None
+            else
+                let cells = adopted key @ cells
+                let keep key = ordered rows key |> List.filter (fun v -> cells |> List.exists (fun r -> value r key = v))
+                Some(key, cells, keep spec.Rows, keep spec.Columns))
+    sections, unguidedRows
+
+/// Draws the gallery of `rows` (metrics rows whose images live under `folder`) into `path`.
+let render (spec: GallerySpec) (folder: string) (rows: Map<string, string> list) (path: string) =
+    let sections, unguidedRows = plan spec rows
     let maxCols = sections |> List.map (fun (_, _, _, cols) -> cols.Length) |> List.max
     // Keep the picture within ~64 Mpx however large the grid: thumbnails shrink, never below 48 px.
     let thumb =
@@ -78,7 +106,8 @@ let render (spec: GallerySpec) (folder: string) (rows: Map<string, string> list)
             write $"{spec.Columns}={c}" 12.0f black thumb (labelWidth + ci * (thumb + pad)) (top + titleHeight) |> ignore
         for ri, r in List.indexed rowValues do
             let y = top + titleHeight + header + ri * (thumb + caption + pad)
-            write $"{spec.Rows}={r}" 12.0f black (labelWidth - pad) pad (y + thumb / 2 - 8) |> ignore
+            let label = if unguidedRows && r = "0" then "eta=0 (none)" else $"{spec.Rows}={r}"
+            write label 12.0f black (labelWidth - pad) pad (y + thumb / 2 - 8) |> ignore
             for ci, c in List.indexed colValues do
                 let x = labelWidth + ci * (thumb + pad)
                 match cells |> List.tryFind (fun row -> value row spec.Rows = r && value row spec.Columns = c) with

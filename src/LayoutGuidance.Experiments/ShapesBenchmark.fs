@@ -33,7 +33,7 @@ module ShapesBenchmark =
             Axis.layouts layouts
             modes included
             Axis.firstSeeds seeds ]
-        |> Experiment.gallery "layout" "guidance"
+        |> Experiment.gallery "seed" "layout"
         |> Experiment.plot "guidance" "center_success"
         |> Experiment.plot "guidance" "color_center_success"
         |> Experiment.plot "guidance" "object_accuracy"

@@ -108,6 +108,23 @@ let tests =
                 let labelColumn = [ for y in 0 .. gallery.Height - 1 do for x in 0 .. 120 -> gallery[x, y] ]
                 Expect.isGreaterThan (labelColumn |> List.filter (fun p -> p.R < 100uy && p.G < 100uy && p.B < 100uy) |> List.length) 50 "row captions are drawn"
             }
+            test "η rows are in numeric order, and an unguided image is the η = 0 row of the guided sections" {
+                let row guidance eta seed =
+                    Map [ "guidance", guidance; "eta", eta; "seed", seed; "layers", (if guidance = "none" then "" else "mid"); "layout", "k" ]
+                let rows =
+                    [ row "none" "0" "0"; row "none" "0" "1"
+                      for eta in [ "1"; "0.5"; "10"; "3" ] do
+                          row "backward" eta "0"; row "backward" eta "1"
+                      row "forward" "1" "0"; row "forward" "0.5" "1" ]
+                let sections, folded = Gallery.plan { Rows = "eta"; Columns = "seed"; ThumbSize = 64 } rows
+                Expect.isTrue folded "unguided images folded in"
+                let byGuidance = sections |> List.map (fun (key, _, rowValues, _) -> (key |> List.find (fst >> (=) "guidance") |> snd), rowValues)
+                Expect.equal byGuidance [ "backward", [ "0"; "0.5"; "1"; "3"; "10" ]; "forward", [ "0"; "0.5"; "1" ] ] "no unguided section; η = 0 first, numeric order"
+                let backwardCells = sections |> List.pick (fun (key, cells, _, _) -> if List.contains ("guidance", "backward") key then Some cells else None)
+                Expect.equal (backwardCells |> List.filter (fun r -> r["guidance"] = "none") |> List.length) 2 "both seeds' unguided images"
+                let bySeed, _ = Gallery.plan { Rows = "seed"; Columns = "eta"; ThumbSize = 64 } rows
+                Expect.isTrue (bySeed |> List.exists (fun (key, _, _, _) -> List.contains ("guidance", "none") key)) "other layouts keep the unguided section"
+            }
             test "a missing font fails with the package to install" {
                 let e = caught<MissingFontException> (fun () -> Fonts.loadFrom "/nonexistent/DejaVuSans.ttf" |> ignore)
                 Expect.stringContains e.Message "apt-get install -y fonts-dejavu-core" "names the package"
