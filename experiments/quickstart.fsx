@@ -24,13 +24,13 @@ Experiment.create "quickstart" [
     toySettings ()                  // the toy model's own steps, CFG, guided layers, window and η
     Axis.layouts layouts
     Axis.custom "guidance" [
-        "none", fun c -> { c with Guidance = Guidance.None }
+        yield "none", (fun c -> { c with Guidance = Guidance.None })
         // Forward guidance edits the maps themselves (strength λ in [0, 1]), here at every step.
         for λ in [ 0.5; 1.0 ] ->
-            $"forward λ={λ}", fun c -> { c with Guidance = Guidance.Forward; Eta = λ; Window = (0, c.Steps) }
+            $"forward λ={λ}", (fun c -> { c with Guidance = Guidance.Forward; Eta = λ; Window = (0, c.Steps) })
         // Backward guidance: z ← z − η·σ²·∇E in the model's guided window.
         for η in [ 0.3; 1.0; 3.0; 10.0 ] ->
-            $"backward η={η}", fun c -> { c with Guidance = Guidance.Backward; Eta = η } ]
+            $"backward η={η}", (fun c -> { c with Guidance = Guidance.Backward; Eta = η }) ]
     Axis.firstSeeds 4
 ]
 |> Experiment.gallery "eta" "seed"
