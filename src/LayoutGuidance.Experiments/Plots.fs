@@ -32,27 +32,45 @@ let private save (plot: ScottPlot.Plot) (path: string) =
     plot.SavePng(temp, 640, 420) |> ignore
     File.Move(temp, path, true)
 
-/// Mean of `spec.Y` per value of `spec.X`, one line per model. None when the metric is absent or
-/// the setting takes a single value.
-let metric (spec: PlotSpec) (rows: Map<string, string> list) (path: string) =
+/// The lines of a metric plot: mean of `spec.Y` per value of `spec.X` (as text, with whether every
+/// x is a number), one line per model, and per guidance mode when several are in the table (forward λ
+/// and backward η share the eta column but not a scale); against η, unguided images are the η = 0
+/// point of every guided line.
+let series (spec: PlotSpec) (rows: Map<string, string> list) =
+    let modes = rows |> List.map (fun r -> value r "guidance") |> List.distinct
+    let perMode = spec.X <> "guidance" && modes.Length > 1
+    let lines (r: Map<string, string>) =
+        let model, mode = value r "model", value r "guidance"
+        if not perMode then [ model ]
+        elif mode = "none" && spec.X = "eta" then [ for m in modes do if m <> "none" then $"{model} {m}" ]
+        else [ $"{model} {mode}" ]
     let points =
         rows
-        |> List.choose (fun r -> Invariant.tryFloat (value r spec.Y) |> Option.map (fun y -> value r "model", value r spec.X, y))
-        |> List.filter (fun (_, _, y) -> not (Double.IsNaN y))
+        |> List.collect (fun r ->
+            match Invariant.tryFloat (value r spec.Y) with
+            | Some y when not (Double.IsNaN y) -> [ for line in lines r -> line, value r spec.X, y ]
+            | _ -> [])
     let xs = points |> List.map (fun (_, x, _) -> x) |> List.distinct
-    if points.IsEmpty || xs.Length < 2 then None
+    let numeric = xs |> List.forall (fun x -> (Invariant.tryFloat x).IsSome)
+    let position x = if numeric then (Invariant.tryFloat x).Value else float (List.findIndex ((=) x) xs)
+    let lines =
+        [ for line, ps in points |> List.groupBy (fun (l, _, _) -> l) ->
+            line,
+            ps
+            |> List.groupBy (fun (_, x, _) -> x)
+            |> List.map (fun (x, g) -> position x, g |> List.averageBy (fun (_, _, y) -> y))
+            |> List.sortBy fst ]
+    lines, xs, numeric
+
+/// The plot of `series` into `path`. None when the metric is absent or the setting takes a single value.
+let metric (spec: PlotSpec) (rows: Map<string, string> list) (path: string) =
+    let lines, xs, numeric = series spec rows
+    if lines.IsEmpty || xs.Length < 2 then None
     else
-        let numeric = xs |> List.forall (fun x -> (Invariant.tryFloat x).IsSome)
-        let position x = if numeric then (Invariant.tryFloat x).Value else float (List.findIndex ((=) x) xs)
         let plot = newPlot $"{spec.Y} vs {spec.X}" spec.X $"{spec.Y} (mean over cells)"
-        for model, ps in points |> List.groupBy (fun (m, _, _) -> m) do
-            let means =
-                ps
-                |> List.groupBy (fun (_, x, _) -> x)
-                |> List.map (fun (x, g) -> position x, g |> List.averageBy (fun (_, _, y) -> y))
-                |> List.sortBy fst
-            let line = plot.Add.Scatter(means |> List.map fst |> Array.ofList, means |> List.map snd |> Array.ofList)
-            line.LegendText <- model
+        for line, means in lines do
+            let scatter = plot.Add.Scatter(means |> List.map fst |> Array.ofList, means |> List.map snd |> Array.ofList)
+            scatter.LegendText <- line
         if not numeric then
             plot.Axes.Bottom.SetTicks(xs |> List.mapi (fun i _ -> float i) |> Array.ofList, Array.ofList xs)
         plot.ShowLegend() |> ignore

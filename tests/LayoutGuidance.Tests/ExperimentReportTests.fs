@@ -125,6 +125,15 @@ let tests =
                 let bySeed, _ = Gallery.plan { Rows = "seed"; Columns = "eta"; ThumbSize = 64 } rows
                 Expect.isTrue (bySeed |> List.exists (fun (key, _, _, _) -> List.contains ("guidance", "none") key)) "other layouts keep the unguided section"
             }
+            test "plots against η draw one line per guidance mode, each starting from the unguided mean" {
+                let row guidance eta y = Map [ "model", "toy"; "guidance", guidance; "eta", eta; "score", y ]
+                let rows = [ row "none" "0" "0.2"; row "none" "0" "0.4"; row "backward" "10" "0.8"; row "backward" "1" "0.5"; row "forward" "1" "0.3" ]
+                let lines, _, numeric = Plots.series { X = "eta"; Y = "score" } rows
+                Expect.isTrue numeric "η is numeric"
+                Expect.equal lines [ "toy backward", [ 0.0, 0.30000000000000004; 1.0, 0.5; 10.0, 0.8 ]; "toy forward", [ 0.0, 0.30000000000000004; 1.0, 0.3 ] ] "lines"
+                let single, _, _ = Plots.series { X = "eta"; Y = "score" } (rows |> List.filter (fun r -> r["guidance"] = "backward"))
+                Expect.equal (single |> List.map fst) [ "toy" ] "one mode: one line per model"
+            }
             test "a missing font fails with the package to install" {
                 let e = caught<MissingFontException> (fun () -> Fonts.loadFrom "/nonexistent/DejaVuSans.ttf" |> ignore)
                 Expect.stringContains e.Message "apt-get install -y fonts-dejavu-core" "names the package"
