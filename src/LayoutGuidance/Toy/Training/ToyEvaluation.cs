@@ -28,7 +28,7 @@ public static class ToyEvaluation
             images.AddRange(ToySampler.Sample(unet, text, vae, part.Select(s => captions.Encode(s).InputIds).ToArray(),
                 captions.EmptyPrompt(), steps, guidanceScale, seed: i));
         }
-        PngImage.WriteGrid(gridPath, images, ShapesDataset.ImageSize, columns: 8);
+        SampleGrid.Write(gridPath, images, ShapesDataset.ImageSize, columns: 8);
         var detector = new ShapeDetector();
         var scores = samples.Select((s, i) => LayoutMetrics.Score(
             s.Objects.Select(o => new RequestedObject(o.Color, o.Shape, o.Box)).ToArray(),

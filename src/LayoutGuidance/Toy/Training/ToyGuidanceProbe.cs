@@ -57,7 +57,7 @@ static class ToyGuidanceProbe
             var summary = LayoutMetrics.Summarize(samples.Select((x, b) => LayoutMetrics.Score(
                 x.Objects.Select(o => new RequestedObject(o.Color, o.Shape, o.Box)).ToArray(), detections[b])));
             var name = $"probe-eta{s.LossScale}-w{s.Window[0]}-{s.Window[1]}";
-            PngImage.WriteGrid(Path.Combine(options.CheckpointFolder, name + ".png"),
+            SampleGrid.Write(Path.Combine(options.CheckpointFolder, name + ".png"),
                 images.Select((image, b) => WithBoxes(image, samples[b].Objects.Select(o => o.Box))).ToArray(), ShapesDataset.ImageSize, columns: 8);
             echo($"{name}: IoU≥0.5 {summary.IouSuccessRate:P1}, centre in box {summary.CenterSuccessRate:P1}, " +
                  $"colour blob centred in box {summary.ColorCenterSuccessRate:P1}, object accuracy {summary.ObjectAccuracy:P1}, " +

@@ -82,7 +82,7 @@ static class VaeTrainer
         TrainingState.SaveModule(folder, WeightsName, vae);
         TrainingState.SaveOptimizer(folder, optimizer);
         TrainingState.SaveProgress(folder, new TrainingState.Progress(step, scaling));
-        PngImage.WriteGrid(Path.Combine(folder, "reconstructions.png"), preview, ShapesDataset.ImageSize, columns: 8);
+        SampleGrid.Write(Path.Combine(folder, "reconstructions.png"), preview, ShapesDataset.ImageSize, columns: 8);
         echo($"VAE: checkpoint at step {step}, validation PSNR {psnr:F2} dB, scaling factor {scaling:F4}");
     }
 
