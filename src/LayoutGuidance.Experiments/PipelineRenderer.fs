@@ -29,8 +29,9 @@ module ShapeMetrics =
     /// Per object: found (an object of its colour and shape is in the image), iou with its box,
     /// center_in_box; per image: object_accuracy, color_accuracy, mean_iou, iou_success (IoU ≥ 0.5),
     /// center_success, color_center_success (a detection of the object's colour, any shape, centred
-    /// in its box: placement apart from shape quality),
-    /// layout_accuracy (1 when every object is found with its centre in its box), relation_accuracy
+    /// in its box: placement apart from shape quality; per object color_centered),
+    /// layout_accuracy (1 when every object is found with its centre in its box),
+    /// color_layout_accuracy (1 when every object's colour is centred in its box), relation_accuracy
     /// (pairs whose detected centres keep their boxes' relation; only with two or more objects) and
     /// unrequested_objects.
     let score (layout: LayoutGuidance.Experiments.Layout) (image: RgbImage) =
@@ -43,6 +44,7 @@ module ShapeMetrics =
             yield $"found.{name}", flag o.Found
             yield $"iou.{name}", o.Iou
             yield $"center_in_box.{name}", flag o.CenterInBox
+            yield $"color_centered.{name}", flag o.ColorCentered
           yield "object_accuracy", summary.ObjectAccuracy
           yield "color_accuracy", summary.ColorAccuracy
           yield "mean_iou", summary.MeanIou
@@ -50,6 +52,7 @@ module ShapeMetrics =
           yield "center_success", summary.CenterSuccessRate
           yield "color_center_success", summary.ColorCenterSuccessRate
           yield "layout_accuracy", flag (scored.Objects |> Seq.forall _.CenterInBox)
+          yield "color_layout_accuracy", flag (scored.Objects |> Seq.forall _.ColorCentered)
           if summary.Pairs > 0 then yield "relation_accuracy", summary.RelationAccuracy
           yield "unrequested_objects", float scored.Unrequested.Count ]
 

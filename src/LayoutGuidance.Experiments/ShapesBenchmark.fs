@@ -1,6 +1,8 @@
 namespace LayoutGuidance.Experiments
 
+open System
 open System.IO
+open System.Text
 
 /// The shapes layout benchmark on the embedded toy model: a layout set × guidance (none, forward,
 /// backward) × seeds, each image scored by the shape detector (`ShapeMetrics`). The whole benchmark
@@ -53,3 +55,33 @@ module ShapesBenchmark =
     /// backward × 4 seeds, 104 objects per mode; about a minute and a half on 2 cores.
     let regression (toyFolder: string) (layouts: Layout list) =
         create "toy-regression" toyFolder (regressionLayouts layouts 10 2) [ Guidance.None; Guidance.Backward ] 4
+
+    /// The kind of a benchmark layout by its id's first word: single, pair or triple.
+    let kind (layoutName: string) = layoutName.Split('-').[0]
+
+    let private summaryMetrics =
+        [ "object_accuracy", "object found"; "color_accuracy", "colour found"; "color_center_success", "colour centred in box"
+          "center_success", "found, centre in box"; "iou_success", "found, IoU ≥ 0.5"; "color_layout_accuracy", "all colours centred"; "layout_accuracy", "all objects centred"
+          "relation_accuracy", "pair relations"; "unrequested_objects", "unrequested / image"; "in_box_ratio.mean", "attention in box" ]
+
+    /// A markdown table of a benchmark's metrics.csv: per guidance mode (and η) and layout kind, the
+    /// mean over images of each per-image metric (an image's rates weigh alike, whatever its object count).
+    let summary (table: MetricsTable) =
+        let value (r: Map<string, string>) k = r.TryFind k |> Option.bind Invariant.tryFloat |> Option.filter (Double.IsNaN >> not)
+        let groups =
+            table.Rows
+            |> List.groupBy (fun r -> r["guidance"], r["eta"], kind r["layout"])
+            |> List.sortBy (fun ((g, eta, k), _) -> g, Invariant.tryFloat eta, k)
+        let md = StringBuilder()
+        md.AppendLine($"""| guidance | η / λ | layouts | images | {String.Join(" | ", summaryMetrics |> List.map snd)} |""") |> ignore
+        md.AppendLine($"""|---|---|---|---|{String.replicate summaryMetrics.Length "---|"}""") |> ignore
+        for (g, eta, k), rows in groups do
+            let cells =
+                summaryMetrics
+                |> List.map (fun (m, _) ->
+                    match rows |> List.choose (fun r -> value r m) with
+                    | [] -> ""
+                    | vs when m = "unrequested_objects" || m = "in_box_ratio.mean" -> (List.average vs).ToString("F2", Globalization.CultureInfo.InvariantCulture)
+                    | vs -> (100.0 * List.average vs).ToString("F1", Globalization.CultureInfo.InvariantCulture) + " %")
+            md.AppendLine($"""| {g} | {(if g = "none" then "" else eta)} | {k} | {rows.Length} | {String.Join(" | ", cells)} |""") |> ignore
+        md.ToString()

@@ -175,6 +175,7 @@ let tests =
             let metrics = ShapeMetrics.score layout image |> Map.ofList
             Expect.equal metrics["object_accuracy"] 1.0 "every object found"
             Expect.equal metrics["layout_accuracy"] 1.0 "every object in its box"
+            Expect.equal metrics["color_layout_accuracy"] 1.0 "every object's colour in its box"
             Expect.isGreaterThan metrics["mean_iou"] 0.7 "boxes match"
             for i in 0 .. layout.Phrases.Length - 1 do
                 Expect.equal metrics[$"center_in_box.{i}"] 1.0 $"object {i} centred in its box"
@@ -182,5 +183,6 @@ let tests =
             let moved = ShapeMetrics.score shifted image |> Map.ofList
             Expect.equal moved["object_accuracy"] 1.0 "still found"
             Expect.equal moved["layout_accuracy"] 0.0 "but not where the layout asks"
+            Expect.equal moved["color_layout_accuracy"] 0.0 "not even by colour"
         }
     ]

@@ -55,6 +55,19 @@ let tests =
             Expect.isGreaterThan (mean "backward" "in_box_ratio.mean") (mean "none" "in_box_ratio.mean") "attention in the boxes rises"
         }
 
+        test "the benchmark summary has a row per guidance mode and layout kind" {
+            let lines = (ShapesBenchmark.summary rendered.Value).Split('\n', System.StringSplitOptions.RemoveEmptyEntries) |> List.ofArray
+            let rows = lines |> List.skip 2 |> List.map (fun l -> l.Split('|') |> Array.map _.Trim())
+            Expect.equal [ for r in rows -> r[1], r[3], r[4] ] [ "backward", "pair", "32"; "backward", "single", "40"; "none", "pair", "32"; "none", "single", "40" ] "mode, kind, images"
+            Expect.stringContains lines.Head "| colour centred in box |" "header"
+            let guidedPairs = rows |> List.find (fun r -> r[1] = "backward" && r[3] = "pair")
+            let expected =
+                rendered.Value.Rows
+                |> List.filter (fun r -> r["guidance"] = "backward" && ShapesBenchmark.kind r["layout"] = "pair")
+                |> List.averageBy (fun r -> float r["color_center_success"])
+            Expect.equal guidedPairs[7] ((100.0 * expected).ToString("F1", System.Globalization.CultureInfo.InvariantCulture) + " %") "guided pairs' colour-centred rate"
+        }
+
         test "no metric has fallen behind the committed baseline" {
             let baseline = Compare.load baselineFile
             let thresholds = [ for metric, slack in baselineSlack -> { Metric = metric; Better = Better.Higher; Allowed = slack } ]
