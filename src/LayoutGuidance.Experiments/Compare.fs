@@ -68,8 +68,7 @@ module Compare =
         if common.IsEmpty then raise (ResultsException "the two results have no cell id in common: they come from different grids")
         let metricsOf (t: MetricsTable) = t.Columns |> List.filter (fun k -> not (Columns.nonMetrics.Contains k)) |> Set.ofList
         let shared = Set.intersect (metricsOf baseline) (metricsOf candidate)
-        let value (rows: Map<string, Map<string, string>>) id m =
-            rows[id].TryFind m |> Option.bind Invariant.tryFloat |> Option.filter (Double.IsNaN >> not)
+        let value (rows: Map<string, Map<string, string>>) id m = MetricsCsv.number rows[id] m
         let metrics =
             [ for m in baseline.Columns |> List.filter shared.Contains do
                 let pairs = common |> List.choose (fun id -> match value b id m, value c id m with Some x, Some y -> Some(x, y) | _ -> None)

@@ -55,7 +55,8 @@ let plan (spec: GallerySpec) (rows: Map<string, string> list) =
         | numbers when numbers |> List.forall Option.isSome -> List.zip values numbers |> List.sortBy snd |> List.map fst
         | _ -> values
     let grouped = rows |> List.groupBy (fun r -> other |> List.map (fun k -> k, value r k))
-    let isUnguided (cells: Map<string, string> list) = cells |> List.forall (fun r -> value r "guidance" = "none")
+    let unguided (row: Map<string, string>) = value row "guidance" = "none"
+    let isUnguided (cells: Map<string, string> list) = cells |> List.forall unguided
     // With η as the rows, an unguided image is the η = 0 row of every guided section with the same
     // model, layout, seed, ...: the sweep then starts from the picture guidance changes.
     let unguidedRows = spec.Rows = "eta" && grouped |> List.exists (snd >> isUnguided) && grouped |> List.exists (snd >> isUnguided >> not)
@@ -63,17 +64,18 @@ let plan (spec: GallerySpec) (rows: Map<string, string> list) =
         key |> List.forall (fun (k, v) -> guidanceKeys.Contains k || value row k = v)
     let adopted (key: (string * string) list) =
         if unguidedRows && key |> List.exists (fun (k, v) -> k = "guidance" && v <> "none") then
-            rows |> List.filter (fun r -> value r "guidance" = "none" && sameImageSettings key r)
+            rows |> List.filter (fun r -> unguided r && sameImageSettings key r)
         else []
-    let adoptedAnywhere = grouped |> List.collect (fst >> adopted) |> Set.ofList
+    let withAdopted = grouped |> List.map (fun (key, cells) -> key, cells, adopted key)
+    let adoptedAnywhere = withAdopted |> List.collect (fun (_, _, a) -> a) |> Set.ofList
     // Each section lists only the rows and columns it has, in the order of the whole table, so sections
     // of a sweep line up.
     let sections =
-        grouped
-        |> List.choose (fun (key, cells) ->
+        withAdopted
+        |> List.choose (fun (key, cells, extra) ->
             if isUnguided cells && cells |> List.forall adoptedAnywhere.Contains then None
             else
-                let cells = adopted key @ cells
+                let cells = extra @ cells
                 let keep key = ordered rows key |> List.filter (fun v -> cells |> List.exists (fun r -> value r key = v))
                 Some(key, cells, keep spec.Rows, keep spec.Columns))
     sections, unguidedRows

@@ -50,10 +50,9 @@ let private parse (path: string) =
     try JsonDocument.Parse(File.ReadAllText path, JsonDocumentOptions(CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true))
     with :? JsonException as e -> fail path $"not valid JSON ({e.Message})"
 
-let private fromLayoutArray (path: string) =
-    use doc = parse path
-    if doc.RootElement.ValueKind <> JsonValueKind.Array then fail path "expected a JSON array of layouts, or an object with a \"layouts\" array"
-    [ for i, l in doc.RootElement.EnumerateArray() |> Seq.indexed do
+let private fromLayoutArray (path: string) (root: JsonElement) =
+    if root.ValueKind <> JsonValueKind.Array then fail path "expected a JSON array of layouts, or an object with a \"layouts\" array"
+    [ for i, l in root.EnumerateArray() |> Seq.indexed do
         let where = $"layout #{i + 1}"
         let str (e: JsonElement) (key: string) =
             match e.TryGetProperty key with
@@ -87,10 +86,9 @@ let private fromLayoutArray (path: string) =
 /// a missing name becoming L1, L2, ... by position; or a benchmark layout set, an object whose
 /// "layouts" hold `{ "id", "prompt", "phrases": ["..."], "boxes": [[x0,y0,x1,y1], ...] }`.
 let fromJson (path: string) =
-    let isLayoutSet =
-        use doc = parse path
-        doc.RootElement.ValueKind = JsonValueKind.Object && fst (doc.RootElement.TryGetProperty "layouts")
-    if isLayoutSet then fromLayoutSet path else fromLayoutArray path
+    use doc = parse path
+    if doc.RootElement.ValueKind = JsonValueKind.Object && fst (doc.RootElement.TryGetProperty "layouts") then fromLayoutSet path
+    else fromLayoutArray path doc.RootElement
 
 /// CSV: one row per box with columns prompt, phrase, x0, y0, x1, y1 and optionally layout (the name).
 /// Rows group into layouts by name (else by prompt) and into phrases by text, in file order; a phrase

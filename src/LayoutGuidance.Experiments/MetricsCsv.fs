@@ -19,6 +19,11 @@ type MetricsTable =
 module MetricsCsv =
     let empty = { Columns = []; Rows = [] }
 
+    /// A row's value of `column` as a number; None when it is absent, not a number, or NaN (nothing
+    /// to score), so means skip it.
+    let number (row: Map<string, string>) (column: string) =
+        row.TryFind column |> Option.bind Invariant.tryFloat |> Option.filter (Double.IsNaN >> not)
+
     let private utf8 = UTF8Encoding(false)
 
     let private config () =

@@ -47,9 +47,9 @@ let series (spec: PlotSpec) (rows: Map<string, string> list) =
     let points =
         rows
         |> List.collect (fun r ->
-            match Invariant.tryFloat (value r spec.Y) with
-            | Some y when not (Double.IsNaN y) -> [ for line in lines r -> line, value r spec.X, y ]
-            | _ -> [])
+            match MetricsCsv.number r spec.Y with
+            | Some y -> [ for line in lines r -> line, value r spec.X, y ]
+            | None -> [])
     let xs = points |> List.map (fun (_, x, _) -> x) |> List.distinct
     let numeric = xs |> List.forall (fun x -> (Invariant.tryFloat x).IsSome)
     let position x = if numeric then (Invariant.tryFloat x).Value else float (List.findIndex ((=) x) xs)

@@ -67,7 +67,6 @@ module ShapesBenchmark =
     /// A markdown table of a benchmark's metrics.csv: per guidance mode (and η) and layout kind, the
     /// mean over images of each per-image metric (an image's rates weigh alike, whatever its object count).
     let summary (table: MetricsTable) =
-        let value (r: Map<string, string>) k = r.TryFind k |> Option.bind Invariant.tryFloat |> Option.filter (Double.IsNaN >> not)
         let groups =
             table.Rows
             |> List.groupBy (fun r -> r["guidance"], r["eta"], kind r["layout"])
@@ -79,7 +78,7 @@ module ShapesBenchmark =
             let cells =
                 summaryMetrics
                 |> List.map (fun (m, _) ->
-                    match rows |> List.choose (fun r -> value r m) with
+                    match rows |> List.choose (fun r -> MetricsCsv.number r m) with
                     | [] -> ""
                     | vs when m = "unrequested_objects" || m = "in_box_ratio.mean" -> (List.average vs).ToString("F2", Globalization.CultureInfo.InvariantCulture)
                     | vs -> (100.0 * List.average vs).ToString("F1", Globalization.CultureInfo.InvariantCulture) + " %")

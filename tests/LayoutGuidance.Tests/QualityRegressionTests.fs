@@ -37,8 +37,7 @@ let private rendered =
 let private mean (guidance: string) (metric: string) =
     rendered.Value.Rows
     |> List.filter (fun r -> r["guidance"] = guidance)
-    |> List.choose (fun r -> r.TryFind metric |> Option.bind Invariant.tryFloat)
-    |> List.filter (System.Double.IsNaN >> not)
+    |> List.choose (fun r -> MetricsCsv.number r metric)
     |> List.average
 
 [<Tests>]

@@ -29,15 +29,23 @@ public static class ToyEvaluation
                 captions.EmptyPrompt(), steps, guidanceScale, seed: i));
         }
         SampleGrid.Write(gridPath, images, ShapesDataset.ImageSize, columns: 8);
-        var detector = new ShapeDetector();
-        var scores = samples.Select((s, i) => LayoutMetrics.Score(
-            s.Objects.Select(o => new RequestedObject(o.Color, o.Shape, o.Box)).ToArray(),
-            detector.Detect(images[i], ShapesDataset.ImageSize, ShapesDataset.ImageSize))).ToList();
-        var summary = LayoutMetrics.Summarize(scores);
+        var summary = AgainstTruth(samples, images);
         echo($"unguided, {count} held-out captions, DDIM {steps}, CFG {guidanceScale}: object accuracy {summary.ObjectAccuracy:P1}, " +
              $"colour {summary.ColorAccuracy:P1}, all objects {summary.AllFoundRate:P1}, IoU≥0.5 with the training box {summary.IouSuccessRate:P1}, " +
              $"unrequested per image {summary.UnrequestedPerImage:F2}");
         for (var i = 0; i < Math.Min(8, count); i++) echo($"  {i}: \"{samples[i].Caption}\"");
         return summary;
+    }
+
+    /// <summary>
+    /// Detects the objects of each generated image and scores them against the objects and boxes of
+    /// the data sample whose caption (and, for guidance, whose boxes) produced it.
+    /// </summary>
+    internal static LayoutSummary AgainstTruth(IReadOnlyList<ShapeSample> samples, IReadOnlyList<byte[]> images)
+    {
+        var detector = new ShapeDetector();
+        return LayoutMetrics.Summarize(samples.Select((s, i) => LayoutMetrics.Score(
+            s.Objects.Select(o => new RequestedObject(o.Color, o.Shape, o.Box)).ToArray(),
+            detector.Detect(images[i], ShapesDataset.ImageSize, ShapesDataset.ImageSize))));
     }
 }

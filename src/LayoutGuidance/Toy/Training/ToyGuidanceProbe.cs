@@ -34,7 +34,6 @@ static class ToyGuidanceProbe
             [new BoundingBox(o.Box.X0, o.Box.Y0, o.Box.X1, o.Box.Y1)], encoded[b].ObjectPositions[k])).ToArray()).ToArray();
         var d = options.GuidanceDefaults;
         var layers = new LayerSelection(d.GuidedLayers.Split('+')).Resolve(unet.CrossAttentionLayers.Select(l => l.Path).ToArray());
-        var detector = new ShapeDetector();
 
         // Unguided, then η/3, η, 3η over the default window and over one 5 steps longer.
         int[][] windows = [d.Window, [d.Window[0], d.Window[1] + 5]];
@@ -53,9 +52,7 @@ static class ToyGuidanceProbe
                 images.AddRange(Sample(unet, text, vae, part.Select(b => encoded[b].InputIds).ToArray(), captions.EmptyPrompt(),
                     part.Select(b => layouts[b]).ToArray(), layers, s, seed: i));
             }
-            var detections = images.Select(image => detector.Detect(image, ShapesDataset.ImageSize, ShapesDataset.ImageSize)).ToArray();
-            var summary = LayoutMetrics.Summarize(samples.Select((x, b) => LayoutMetrics.Score(
-                x.Objects.Select(o => new RequestedObject(o.Color, o.Shape, o.Box)).ToArray(), detections[b])));
+            var summary = ToyEvaluation.AgainstTruth(samples, images);
             var name = $"probe-eta{s.LossScale}-w{s.Window[0]}-{s.Window[1]}";
             SampleGrid.Write(Path.Combine(options.CheckpointFolder, name + ".png"),
                 images.Select((image, b) => WithBoxes(image, samples[b].Objects.Select(o => o.Box))).ToArray(), ShapesDataset.ImageSize, columns: 8);
