@@ -13,6 +13,7 @@ open LayoutGuidance.Models.Vae
 open LayoutGuidance.Schedulers
 open LayoutGuidance.Text
 open LayoutGuidance.Toy
+open LayoutGuidance.Toy.Training
 open LayoutGuidance.Weights
 
 /// The committed toy model (dotnet fsi build.fsx -- train-toy ... --export writes it).
@@ -97,4 +98,21 @@ let tests =
             Expect.isTrue (image.isfinite().all().item<bool> ()) "finite"
             Expect.isGreaterThan (image.std().item<float32> ()) 0.05f "not a flat image"
         }
+    
+        testList "training learning rate" [
+            test "warms up linearly, then stays at the peak without a decay step" {
+                Expect.floatClose Accuracy.veryHigh (LearningRateSchedule.At(1e-3, 0, 200, Nullable(), 1000)) 5e-6 "first step"
+                Expect.floatClose Accuracy.veryHigh (LearningRateSchedule.At(1e-3, 199, 200, Nullable(), 1000)) 1e-3 "end of warm-up"
+                Expect.floatClose Accuracy.veryHigh (LearningRateSchedule.At(1e-3, 999, 200, Nullable(), 1000)) 1e-3 "last step"
+            }
+            test "follows a cosine from the decay step to zero at the last step, whatever step a run resumes at" {
+                let at step = LearningRateSchedule.At(1e-3, step, 200, Nullable 14000, 30000)
+                Expect.floatClose Accuracy.veryHigh (at 13999) 1e-3 "before the decay"
+                Expect.floatClose Accuracy.veryHigh (at 14000) 1e-3 "decay starts at the peak"
+                Expect.floatClose Accuracy.veryHigh (at 22000) 5e-4 "half way: half the peak"
+                Expect.floatClose Accuracy.veryHigh (at 30000) 0.0 "zero at the end"
+                let rates = [ 14000 .. 500 .. 30000 ] |> List.map at
+                Expect.isTrue (List.pairwise rates |> List.forall (fun (a, b) -> b <= a)) "never rises"
+            }
+        ]
     ]

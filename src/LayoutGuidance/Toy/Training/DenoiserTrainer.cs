@@ -66,7 +66,7 @@ static class DenoiserTrainer
             generator.manual_seed((long)options.Seed * 104729 + step);
             var random = new Random((int)(options.Seed % int.MaxValue) ^ (step * 16777619));
             foreach (var group in optimizer.ParamGroups)
-                group.LearningRate = options.UNetLearningRate * Math.Min(1.0, (step + 1.0) / WarmupSteps);
+                group.LearningRate = LearningRateSchedule.At(options.UNetLearningRate, step, WarmupSteps, options.UNetDecayFrom, options.UNetSteps);
 
             var samples = ShapesDataset.GenerateBatch(options.Seed + (1UL << 32) + (ulong)step * (ulong)options.UNetBatch, options.UNetBatch);
             var encoded = samples.Select(captions.Encode).ToArray();

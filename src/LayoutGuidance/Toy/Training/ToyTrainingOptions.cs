@@ -36,6 +36,12 @@ public sealed record ToyTrainingOptions
     public int UNetSteps { get; init; } = 4000;
     public int UNetBatch { get; init; } = 16;
     public double UNetLearningRate { get; init; } = 1e-3;
+    /// <summary>
+    /// Step from which the UNet's learning rate follows a cosine from full down to zero at
+    /// <see cref="UNetSteps"/> (null: constant after warm-up). A function of the step, so a resumed run
+    /// continues the same curve; set it to the step a checkpoint reached to anneal a run that was constant.
+    /// </summary>
+    public int? UNetDecayFrom { get; init; }
     public double CaptionDropout { get; init; } = 0.1;
     public double EmaDecay { get; init; } = 0.999;
 
