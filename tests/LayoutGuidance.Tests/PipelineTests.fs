@@ -61,6 +61,37 @@ let private guidanceIteration family =
         expectClose 1e-3 1e-4 updated (t.Load "updated_latents") "updated latents"
     }
 
+/// The reference guides the LMS scheduler's samples x = x_0 + σ·ε; a variance-preserving scheduler (DDIM,
+/// PNDM, DPM-Solver) holds x/√(σ² + 1). One iteration on those must move the same diffusion state.
+let private variancePreservingIteration =
+    test "sd15: on variance-preserving samples an iteration moves the state as the reference's σ-space update does" {
+        let case = guidanceIndex().GetProperty("iteration_cases").EnumerateArray() |> Seq.find (fun c -> c.GetProperty("name").GetString() = "sd15_guidance_iteration")
+        use pipe = load "sd15"
+        use t = caseTensors [ "cases"; "layout_guidance"; "sd15_guidance_iteration.safetensors" ]
+        let paths = pipe.DefaultBackwardGuidance.Layers.Resolve(pipe.UNet.CrossAttentionLayers |> Seq.map (fun l -> l.Path) |> Seq.toArray)
+        let options = BackwardGuidanceOptions(LossScale = case.GetProperty("loss_scale").GetDouble(), MaxIterations = 1, Window = StepWindow(1, 2))
+        let sigma = float ((t.Load "sigma").ToSingle())
+        let scale = Math.Sqrt(sigma * sigma + 1.0)
+        let run (latents: torch.Tensor) noiseStd (scaleInput: torch.Tensor -> torch.Tensor) =
+            let guidance = BackwardGuidance(options, paths, demoObjects case)
+            guidance.Step(1, latents, noiseStd, scaleInput, fun scaled capture ->
+                pipe.UNet.forward(scaled, t.Load "timestep", t.Load "encoder_hidden_states", null, capture) |> ignore)
+        use latents = t.Load "latents"
+        use sigmaSpace = run latents sigma (fun x -> x / scale)
+        use preserving = run (latents / scale) (sigma / scale) (fun x -> x.alias ())
+        expectClose 1e-3 1e-4 (preserving * scale) sigmaSpace "x_σ after the update"
+        expectClose 1e-3 1e-4 sigmaSpace (t.Load "updated_latents") "the reference's update"
+        use ddim = LayoutGuidance.Schedulers.Scheduler.FromPretrained(Fixtures.path [ "tiny-sd21" ])
+        ddim.SetTimesteps 10
+        for i in 0 .. ddim.StepCount - 1 do
+            let s = ddim.Sigma i
+            Expect.floatClose Accuracy.high (ddim.SampleNoiseStd i) (s / Math.Sqrt(s * s + 1.0)) $"DDIM step {i}: √(1 − ᾱ)"
+        use lms = LayoutGuidance.Schedulers.Scheduler.FromPretrained(Fixtures.path [ "tiny-sd15" ], "LMSDiscrete")
+        lms.SetTimesteps 10
+        for i in 0 .. lms.StepCount - 1 do
+            Expect.equal (lms.SampleNoiseStd i) (lms.Sigma i) $"LMS step {i}: σ"
+    }
+
 let private endToEnd =
     test "sd15_e2e: the reference's whole guided generation (every loss, latents after each step, image)" {
         let e2e = guidanceIndex().GetProperty "e2e"
@@ -107,6 +138,7 @@ let tests =
             guidanceIteration "sd15"
             guidanceIteration "sd21"
             guidanceIteration "sdxl"
+            variancePreservingIteration
             endToEnd
         ]
         testList "txt2img on every tiny family" [

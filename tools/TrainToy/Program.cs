@@ -1,7 +1,7 @@
 using System.Globalization;
 using LayoutGuidance.Toy.Training;
 
-// train-toy [--stage vae|unet|all] [--steps N] [--vae-steps N] [--unet-steps N] [--decay-from N] [--resume] [--export] [--evaluate N] [--grid PNG]
+// train-toy [--stage vae|unet|all] [--steps N] [--vae-steps N] [--unet-steps N] [--decay-from N] [--decoder-from N] [--resume] [--export] [--evaluate N] [--grid PNG]
 //           [--probe-guidance N] [--loss-scale η] [--window start,end] [--loss-threshold E] [--max-iter N]
 //           [--attention-loss W] [--checkpoints DIR] [--out DIR] [--threads N]
 var options = new ToyTrainingOptions();
@@ -30,6 +30,7 @@ for (var i = 0; i < args.Length; i++)
         "--vae-steps" => options with { VaeSteps = Int() },
         "--unet-steps" => options with { UNetSteps = Int() },
         "--decay-from" => options with { UNetDecayFrom = Int() },
+        "--decoder-from" => options with { VaeDecoderFrom = Int() },
         "--resume" => options with { Resume = true },
         "--export" => options with { Export = true },
         "--evaluate" => options with { EvaluationSamples = Int() },

@@ -6,7 +6,8 @@ namespace LayoutGuidance.Guidance;
 /// <summary>
 /// Backward guidance for one generation (paper §3.3, the reference's loop): at each guided step,
 /// repeatedly run the conditional UNet with grad up to the last guided layer, take
-/// E = energy of the captured maps, and move the latent z ← z − η·σ²·∇_z E, while the schedule says so.
+/// E = energy of the captured maps, and move the latent z ← z − η·s²·∇_z E, while the schedule says so
+/// (s = <see cref="Schedulers.Scheduler.SampleNoiseStd"/>: the original's σ with its LMS scheduler).
 /// </summary>
 public sealed class BackwardGuidance
 {
@@ -32,8 +33,12 @@ public sealed class BackwardGuidance
     /// (batch 1) on the scaled latents with the given capture. Returns the updated latents, a new tensor
     /// the caller owns (the input is left alone).
     /// </summary>
+    /// <param name="noiseStd">
+    /// Standard deviation of the noise in <paramref name="latents"/> (σ for σ-space schedulers such as the
+    /// reference's LMS, √(1 − ᾱ_t) for variance-preserving ones): the update is z − η·noiseStd²·∇_z E.
+    /// </param>
     /// <param name="scaleModelInput">The scheduler's input scaling; the gradient flows through it, as in the reference.</param>
-    public Tensor Step(int stepIndex, Tensor latents, double sigma, Func<Tensor, Tensor> scaleModelInput,
+    public Tensor Step(int stepIndex, Tensor latents, double noiseStd, Func<Tensor, Tensor> scaleModelInput,
                        Action<Tensor, AttentionCapture> guidedPass)
     {
         var current = latents.alias();
@@ -52,7 +57,7 @@ public sealed class BackwardGuidance
             var apply = schedule.Record(stepIndex, iteration, e, finite);
             iterations.Add(new GuidanceIteration(stepIndex, iteration, e, apply));
             if (!apply) continue;
-            var next = (x.detach() - gradient * (sigma * sigma)).DetachFromDisposeScope();
+            var next = (x.detach() - gradient * (noiseStd * noiseStd)).DetachFromDisposeScope();
             current.Dispose();
             current = next;
         }

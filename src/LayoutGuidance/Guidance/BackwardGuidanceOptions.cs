@@ -1,7 +1,8 @@
 namespace LayoutGuidance.Guidance;
 
 /// <summary>
-/// Backward guidance (paper §3.3: z_t ← z_t − η σ_t² ∇_{z_t} E). Defaults are the reference's
+/// Backward guidance (paper §3.3: z_t ← z_t − η σ_t² ∇_{z_t} E, σ_t the noise level of the samples as the
+/// scheduler holds them, see <see cref="Schedulers.Scheduler.SampleNoiseStd"/>). Defaults are the reference's
 /// (η = 30, 5 iterations, threshold 0.2, first 10 steps); the rest of its setup — 51 LMS steps with
 /// SD1.5 betas, classifier-free guidance 7.5, seed 445 — belongs to the generation options.
 /// Out-of-range values throw <see cref="GuidanceOptionsException"/> on construction.

@@ -176,7 +176,7 @@ public sealed class StableDiffusionPipeline : IDisposable
                 var iterationsBefore = backward?.Iterations.Count ?? 0;
                 if (backward is not null)
                 {
-                    var guided = backward.Step(i, latents, sigma, x => scheduler.ScaleModelInput(x, i),
+                    var guided = backward.Step(i, latents, scheduler.SampleNoiseStd(i), x => scheduler.ScaleModelInput(x, i),
                         (scaled, capture) => UNet.forward(scaled.to(dtype), t, condEmbeds, condAdded, capture)?.Dispose());
                     latents.Dispose();
                     latents = guided;

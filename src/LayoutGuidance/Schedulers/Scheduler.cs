@@ -78,12 +78,25 @@ public abstract partial class Scheduler : IDisposable
 
     /// <summary>
     /// The k-diffusion noise level σ of step <paramref name="stepIndex"/> (x = x_0 + σ·ε), for every class:
-    /// √((1 − ᾱ_t)/ᾱ_t) at the step's timestep for the discrete-time ones. Layout guidance scales its latent update by σ².
+    /// √((1 − ᾱ_t)/ᾱ_t) at the step's timestep for the discrete-time ones.
     /// </summary>
     public virtual double Sigma(int stepIndex)
     {
         CheckStepIndex(stepIndex);
         return NoiseSchedule.Sigma(AlphaCumprod((int)Timestep(stepIndex)));
+    }
+
+    /// <summary>
+    /// Standard deviation of the noise in the samples as this scheduler holds them at step
+    /// <paramref name="stepIndex"/>: √(1 − ᾱ_t) = σ/√(σ² + 1) for the variance-preserving samples of DDIM,
+    /// PNDM and DPM-Solver (x = √ᾱ·x_0 + √(1 − ᾱ)·ε); σ itself for the σ-space schedulers (LMS, Euler).
+    /// Layout guidance's z ← z − η·s²·∇_z E with this s moves every scheduler's samples as the original's
+    /// z ← z − η·σ²·∇_z E moves the LMS scheduler's, so η means the same whichever scheduler runs.
+    /// </summary>
+    public virtual double SampleNoiseStd(int stepIndex)
+    {
+        var sigma = Sigma(stepIndex);
+        return sigma / Math.Sqrt(sigma * sigma + 1);
     }
 
     /// <summary>Class default: leading for DDIM and PNDM, linspace for the others.</summary>

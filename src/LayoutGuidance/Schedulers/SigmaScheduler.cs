@@ -55,6 +55,9 @@ public abstract class SigmaScheduler : Scheduler
         return sigmas![stepIndex];
     }
 
+    /// <summary>The samples are x_0 + σ·ε, so their noise has standard deviation σ.</summary>
+    public override double SampleNoiseStd(int stepIndex) => Sigma(stepIndex);
+
     /// <summary>σ after step <paramref name="stepIndex"/> (0 after the last).</summary>
     protected double NextSigma(int stepIndex) => sigmas![stepIndex + 1];
 

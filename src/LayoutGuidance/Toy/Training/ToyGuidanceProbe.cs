@@ -103,7 +103,7 @@ static class ToyGuidanceProbe
             var t = scheduler.Timesteps[i];
             if (s.LossScale > 0 && i >= s.Window[0] && i < s.Window[1])
             {
-                var sigma2 = Math.Pow(scheduler.Sigma(i), 2);
+                var sigma2 = Math.Pow(scheduler.SampleNoiseStd(i), 2);
                 for (var it = 0; it < s.MaxIter; it++)
                 {
                     using var iterScope = NewDisposeScope();

@@ -30,6 +30,12 @@ public sealed record ToyTrainingOptions
     /// <summary>32×32 crops per step; the whole-image steps at the end take a quarter as many images.</summary>
     public int VaeBatch { get; init; } = 16;
     public double VaeLearningRate { get; init; } = 1e-3;
+    /// <summary>
+    /// Step from which only the decoder (post_quant_conv and decoder) trains, on whole images, with a cosine
+    /// learning rate to zero at <see cref="VaeSteps"/>; the encoder, and so the latent space and its scaling
+    /// factor, stay as they were, so a UNet trained on those latents keeps working (null: never).
+    /// </summary>
+    public int? VaeDecoderFrom { get; init; }
     /// <summary>Weight of the KL term (mean over latent elements) against the L1 reconstruction loss (mean over pixels).</summary>
     public double VaeKlWeight { get; init; } = 1e-4;
 

@@ -25,11 +25,13 @@ static class VaeTrainer
         using var optimizer = optim.AdamW(parameters, options.VaeLearningRate, weight_decay: 0.0);
 
         var start = 0;
+        double? resumedScaling = null, frozenScaling = null;
         if (options.Resume && TrainingState.LoadProgress(folder) is { } progress)
         {
             TrainingState.LoadModule(folder, WeightsName, vae);
             TrainingState.LoadOptimizer(folder, optimizer);
             start = progress.Step;
+            resumedScaling = progress.ScalingFactor;
             echo($"VAE: resumed at step {start}");
         }
 
@@ -38,18 +40,36 @@ static class VaeTrainer
         for (var step = start; step < options.VaeSteps; step++)
         {
             using var scope = NewDisposeScope();
-                        // Most steps see latent-aligned 32×32 crops: a quarter of the cost per image, and convolutions do
+            var decoderOnly = step >= options.VaeDecoderFrom;
+            if (decoderOnly && frozenScaling is null)
+            {
+                frozenScaling = step == start && resumedScaling is { } resumed ? resumed : MeasureScalingFactor(vae);
+                // A zeroed gradient would still move the encoder through AdamW's moments; a missing one skips it.
+                foreach (var (name, parameter) in vae.named_parameters())
+                    if (name.StartsWith("encoder.") || name.StartsWith("quant_conv."))
+                    {
+                        parameter.requires_grad = false;
+                        parameter.grad = null;
+                    }
+                echo($"VAE: from step {step} only the decoder trains; the encoder and scaling factor {frozenScaling:F4} stay");
+            }
+            if (decoderOnly)
+                foreach (var group in optimizer.ParamGroups)
+                    group.LearningRate = LearningRateSchedule.At(options.VaeLearningRate, step, 1, options.VaeDecoderFrom, options.VaeSteps);
+            // Most steps see latent-aligned 32×32 crops: a quarter of the cost per image, and convolutions do
             // not care; the last fifth sees whole images (a quarter as many) so the mid-block attention and
-            // the norms settle at full size.
-            var cropping = step < options.VaeSteps * 4 / 5;
-            var count = cropping ? options.VaeBatch : Math.Max(1, options.VaeBatch / 4);
+            // the norms settle at full size. Decoder-only steps see whole images, half a batch.
+            var cropping = !decoderOnly && step < options.VaeSteps * 4 / 5;
+            var count = cropping ? options.VaeBatch : Math.Max(1, options.VaeBatch / (decoderOnly ? 2 : 4));
             var images = ImageTensors.ToTensor(ShapesDataset.GenerateBatch(options.Seed + (ulong)step * (ulong)options.VaeBatch, count));
             if (cropping)
             {
                 var (y, x) = (4 * (step * 7 % 9), 4 * (step * 5 % 9));
                 images = images[.., .., y..(y + 32), x..(x + 32)];
             }
-            using var posterior = vae.Encode(images);
+            LatentDistribution posterior;
+            using (decoderOnly ? no_grad() : null) posterior = vae.Encode(images);
+            using var _p = posterior;
             var latents = posterior.Mean + posterior.Std * randn_like(posterior.Std); // reparameterisation
             var reconstruction = vae.Decode(latents);
             var error = reconstruction - images;
@@ -58,7 +78,7 @@ static class VaeTrainer
             // shapes came back blue and yellow); the squared term pulls hard on such large colour errors.
             var mse = error.square().mean();
             var kl = (posterior.Mean.square() + posterior.LogVar.exp() - 1 - posterior.LogVar).mean() * 0.5;
-            var loss = l1 + mse + kl * options.VaeKlWeight;
+            var loss = decoderOnly ? l1 + mse : l1 + mse + kl * options.VaeKlWeight;
             optimizer.zero_grad();
             loss.backward();
             optimizer.step();
@@ -68,15 +88,17 @@ static class VaeTrainer
             if (done % options.LogEvery == 0 || done == options.VaeSteps)
                 log.Write(done, [loss.item<float>(), l1.item<float>(), mse.item<float>(), kl.item<float>()]);
             if (done % options.CheckpointEvery == 0 || done == options.VaeSteps)
-                Save(folder, vae, optimizer, done, echo);
+                Save(folder, vae, optimizer, done, frozenScaling, echo);
         }
         if (start >= options.VaeSteps) echo($"VAE: checkpoint already at step {start}");
     }
 
-    static void Save(string folder, AutoencoderKL vae, optim.Optimizer optimizer, int step, Action<string> echo)
+    static void Save(string folder, AutoencoderKL vae, optim.Optimizer optimizer, int step, double? frozenScaling, Action<string> echo)
     {
         vae.eval();
-        var scaling = MeasureScalingFactor(vae);
+        // With the encoder frozen a re-measured factor would differ only by sampling noise, and the UNet
+        // was trained with the old one.
+        var scaling = frozenScaling ?? MeasureScalingFactor(vae);
         var (psnr, preview) = Validate(vae);
         vae.train();
         TrainingState.SaveModule(folder, WeightsName, vae);
