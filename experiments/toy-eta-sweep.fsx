@@ -16,7 +16,7 @@ Experiment.create "toy-eta-sweep" [
     toySettings ()
     Axis.layouts (ShapesBenchmark.regressionLayouts layouts 10 2)
     Axis.guidance [ Guidance.None; Guidance.Backward ]
-    Axis.eta [ 2.5; 5.0; 10.0; 20.0; 40.0; 80.0 ]
+    Axis.eta [ 30.0; 100.0; 300.0; 600.0; 1000.0; 3000.0 ]
     Axis.firstSeeds 4
 ]
 |> Experiment.gallery "eta" "layout"

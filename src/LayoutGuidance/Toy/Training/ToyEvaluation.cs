@@ -34,7 +34,20 @@ public static class ToyEvaluation
              $"colour {summary.ColorAccuracy:P1}, all objects {summary.AllFoundRate:P1}, IoU≥0.5 with the training box {summary.IouSuccessRate:P1}, " +
              $"unrequested per image {summary.UnrequestedPerImage:F2}");
         for (var i = 0; i < Math.Min(8, count); i++) echo($"  {i}: \"{samples[i].Caption}\"");
+        var ceiling = Reconstructions(vae, Math.Max(count, 256));
+        echo($"VAE reconstructions of {Math.Max(count, 256)} held-out images (the ceiling for generated ones): object accuracy {ceiling.ObjectAccuracy:P1}, " +
+             $"colour {ceiling.ColorAccuracy:P1}, unrequested per image {ceiling.UnrequestedPerImage:F2}");
         return summary;
+    }
+
+    /// <summary>Held-out data images encoded (posterior mean) and decoded, scored against their own objects.</summary>
+    static LayoutSummary Reconstructions(Models.Vae.AutoencoderKL vae, int count)
+    {
+        using var _ = TorchSharp.torch.no_grad();
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var samples = ShapesDataset.GenerateBatch(CaptionSeed, count);
+        using var posterior = vae.Encode(ImageTensors.ToTensor(samples));
+        return AgainstTruth(samples, ImageTensors.ToRgbBytes(vae.Decode(posterior.Mean)));
     }
 
     /// <summary>
