@@ -32,14 +32,19 @@ let private rss () =
     |> Array.find (fun l -> l.StartsWith "VmRSS:")
     |> fun l -> int64 (l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024L
 
+let private iterationCase family =
+    guidanceIndex().GetProperty("iteration_cases").EnumerateArray() |> Seq.find (fun c -> c.GetProperty("name").GetString() = $"{family}_guidance_iteration")
+
+let private defaultGuidedPaths (pipe: StableDiffusionPipeline) =
+    pipe.DefaultBackwardGuidance.Layers.Resolve(pipe.UNet.CrossAttentionLayers |> Seq.map (fun l -> l.Path) |> Seq.toArray)
+
 let private guidanceIteration family =
     test $"{family}: one backward-guidance iteration (loss, gradient, updated latents, maps)" {
-        let index = guidanceIndex ()
-        let case = index.GetProperty("iteration_cases").EnumerateArray() |> Seq.find (fun c -> c.GetProperty("name").GetString() = $"{family}_guidance_iteration")
+        let case = iterationCase family
         use pipe = load family
         use t = caseTensors [ "cases"; "layout_guidance"; $"{family}_guidance_iteration.safetensors" ]
         let expectedPaths = [ for k in [ "guided_layers_mid"; "guided_layers_up" ] do for p in case.GetProperty(k).EnumerateArray() -> p.GetString() ]
-        let paths = pipe.DefaultBackwardGuidance.Layers.Resolve(pipe.UNet.CrossAttentionLayers |> Seq.map (fun l -> l.Path) |> Seq.toArray)
+        let paths = defaultGuidedPaths pipe
         Expect.sequenceEqual paths expectedPaths "the family's default Γ is the reference's guided layers"
         let options = BackwardGuidanceOptions(LossScale = case.GetProperty("loss_scale").GetDouble(), MaxIterations = 1, Window = StepWindow(1, 2))
         let guidance = BackwardGuidance(options, paths, demoObjects case)
@@ -65,10 +70,10 @@ let private guidanceIteration family =
 /// PNDM, DPM-Solver) holds x/√(σ² + 1). One iteration on those must move the same diffusion state.
 let private variancePreservingIteration =
     test "sd15: on variance-preserving samples an iteration moves the state as the reference's σ-space update does" {
-        let case = guidanceIndex().GetProperty("iteration_cases").EnumerateArray() |> Seq.find (fun c -> c.GetProperty("name").GetString() = "sd15_guidance_iteration")
+        let case = iterationCase "sd15"
         use pipe = load "sd15"
         use t = caseTensors [ "cases"; "layout_guidance"; "sd15_guidance_iteration.safetensors" ]
-        let paths = pipe.DefaultBackwardGuidance.Layers.Resolve(pipe.UNet.CrossAttentionLayers |> Seq.map (fun l -> l.Path) |> Seq.toArray)
+        let paths = defaultGuidedPaths pipe
         let options = BackwardGuidanceOptions(LossScale = case.GetProperty("loss_scale").GetDouble(), MaxIterations = 1, Window = StepWindow(1, 2))
         let sigma = float ((t.Load "sigma").ToSingle())
         let scale = Math.Sqrt(sigma * sigma + 1.0)

@@ -34,8 +34,9 @@ public static class ToyEvaluation
              $"colour {summary.ColorAccuracy:P1}, all objects {summary.AllFoundRate:P1}, IoU≥0.5 with the training box {summary.IouSuccessRate:P1}, " +
              $"unrequested per image {summary.UnrequestedPerImage:F2}");
         for (var i = 0; i < Math.Min(8, count); i++) echo($"  {i}: \"{samples[i].Caption}\"");
-        var ceiling = Reconstructions(vae, Math.Max(count, 256));
-        echo($"VAE reconstructions of {Math.Max(count, 256)} held-out images (the ceiling for generated ones): object accuracy {ceiling.ObjectAccuracy:P1}, " +
+        var reconstructed = Math.Max(count, 256);
+        var ceiling = Reconstructions(vae, reconstructed);
+        echo($"VAE reconstructions of {reconstructed} held-out images (the ceiling for generated ones): object accuracy {ceiling.ObjectAccuracy:P1}, " +
              $"colour {ceiling.ColorAccuracy:P1}, unrequested per image {ceiling.UnrequestedPerImage:F2}");
         return summary;
     }
