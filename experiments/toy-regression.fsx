@@ -1,5 +1,5 @@
 // The output-quality regression grid: 10 single objects and 8 pairs of the shapes benchmark × no
-// guidance / backward guidance × 4 seeds on the toy model. The test suite renders the same grid and
+// guidance / backward guidance × 2 seeds on the toy model. The test suite renders the same grid and
 // compares it with results/baselines/toy-regression.csv; after a deliberate change to the toy model or
 // the guidance, refresh that baseline:
 //   dotnet fsi experiments/toy-regression.fsx -- --force

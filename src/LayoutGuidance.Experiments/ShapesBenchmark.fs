@@ -52,9 +52,10 @@ module ShapesBenchmark =
         List.truncate singles (named "single-") @ pairLayouts
 
     /// The CI-sized regression grid: 10 single objects and 8 pairs (two per relation) × none /
-    /// backward × 4 seeds, 104 objects per mode; about a minute and a half on 2 cores.
+    /// backward × 2 seeds, 52 objects per mode; about four minutes on 2 cores (backward guidance's 40
+    /// iterations per guided step cost most of it).
     let regression (toyFolder: string) (layouts: Layout list) =
-        create "toy-regression" toyFolder (regressionLayouts layouts 10 2) [ Guidance.None; Guidance.Backward ] 4
+        create "toy-regression" toyFolder (regressionLayouts layouts 10 2) [ Guidance.None; Guidance.Backward ] 2
 
     /// The kind of a benchmark layout by its id's first word: single, pair or triple.
     let kind (layoutName: string) = layoutName.Split('-').[0]

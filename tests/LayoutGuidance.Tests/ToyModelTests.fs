@@ -61,7 +61,7 @@ let tests =
         test "layout_guidance.json holds the model's guidance defaults" {
             use doc = JsonDocument.Parse(File.ReadAllText(file [ "layout_guidance.json" ]))
             let root = doc.RootElement
-            Expect.equal (root.GetProperty("guided_layers").GetString()) "mid_block+up_blocks.0" "guided_layers"
+            Expect.equal (root.GetProperty("guided_layers").GetString()) "down_blocks.1+mid_block+up_blocks.0" "guided_layers"
             let window = root.GetProperty("window").EnumerateArray() |> Seq.map (fun e -> e.GetInt32()) |> List.ofSeq
             let steps = root.GetProperty("num_inference_steps").GetInt32()
             match window with

@@ -19,8 +19,11 @@ static class DenoiserTrainer
     public const string Folder = "unet";
     const int WarmupSteps = 200;
 
-    /// <summary>The layers layout guidance reads by default in the toy model (all 8×8).</summary>
-    public static IReadOnlyList<string> GuidedLayers(UNet2DConditionModel unet) =>
+    /// <summary>
+    /// The layers the attention-alignment loss trains (8×8). The guidance defaults also read
+    /// down_blocks.1, untrained by this loss, which still placed far more objects (docs/toy-model.md).
+    /// </summary>
+    public static IReadOnlyList<string> AlignedLayers(UNet2DConditionModel unet) =>
         unet.CrossAttentionLayers.Select(l => l.Path).Where(p => p.StartsWith("mid_block.") || p.StartsWith("up_blocks.0.")).ToArray();
 
     public static void Train(ToyTrainingOptions options, Action<string> echo)
@@ -54,8 +57,8 @@ static class DenoiserTrainer
         }
 
         using var alphasCumprod = NoiseSchedule.AlphasCumprod(NoiseSchedule.Betas(ToyArchitecture.Scheduler));
-        var guided = GuidedLayers(unet);
-        var grid = (int)unet.CrossAttentionLayers.First(l => l.Path == guided[0]).MapSize(ToyArchitecture.LatentSize, ToyArchitecture.LatentSize).Height;
+        var aligned = AlignedLayers(unet);
+        var grid = (int)unet.CrossAttentionLayers.First(l => l.Path == aligned[0]).MapSize(ToyArchitecture.LatentSize, ToyArchitecture.LatentSize).Height;
         var log = new TrainingLog(Path.Combine(folder, "log.csv"), ["loss", "mse", "attention"], echo);
         using var generator = new Generator();
         unet.train();
@@ -86,7 +89,7 @@ static class DenoiserTrainer
 
             using var output = text.call(ids);
             var attentionOn = options.AttentionLossWeight > 0;
-            using var capture = attentionOn ? new AttentionCapture(guided) : null;
+            using var capture = attentionOn ? new AttentionCapture(aligned) : null;
             var prediction = unet.forward(noisy, timesteps, output.LastHiddenState, capture: capture)!;
             var mse = nn.functional.mse_loss(prediction, noise);
             var loss = mse;
@@ -95,7 +98,7 @@ static class DenoiserTrainer
             {
                 var steps = timesteps.data<long>().ToArray();
                 var include = Enumerable.Range(0, samples.Count).Select(b => !dropped[b] && steps[b] < options.AttentionLossMaxTimestep).ToArray();
-                attention = AlignmentLoss(capture, guided, samples, encoded, include, grid);
+                attention = AlignmentLoss(capture, aligned, samples, encoded, include, grid);
                 loss = mse + attention * options.AttentionLossWeight;
             }
             optimizer.zero_grad();

@@ -15,7 +15,7 @@ namespace LayoutGuidance.Toy.Training;
 /// layout_guidance.json: held-out captions are sampled with their true boxes as the requested layout,
 /// for a few settings, and the detector scores placement (IoU ≥ 0.5, centre in box). The guidance is
 /// the paper's: inside the window, up to max_iter times per step while E exceeds the threshold,
-/// z ← z − η·σ_t²·∇_z E on the conditional UNet pass (σ_t = <see cref="Scheduler.Sigma"/>).
+/// z ← z − η·σ_t²·∇_z E on the conditional UNet pass (σ_t = <see cref="Scheduler.SampleNoiseStd"/>).
 /// </summary>
 static class ToyGuidanceProbe
 {

@@ -53,7 +53,7 @@ public sealed record ToyTrainingOptions
 
     /// <summary>
     /// Weight of the attention-alignment loss: for each object token, (1 − share of its cross-attention
-    /// inside the object's true box)² in the guided layers, the layout-guidance energy with the truth as
+    /// inside the object's true box)² in mid_block and up_blocks.0, the layout-guidance energy with the truth as
     /// the layout. It teaches the small model to attend where it draws, which layout guidance relies on.
     /// 0 turns it off.
     /// </summary>
