@@ -30,7 +30,7 @@ Experiment.create "quickstart" [
             $"forward λ={λ}", (fun c -> { c with Guidance = Guidance.Forward; Eta = λ; Window = (0, c.Steps) })
         // Backward guidance: z ← z − η·σ²·∇E in the model's guided window (σ: the noise level of the
         // scheduler's latents; for the toy model's DDIM √(1 − ᾱ_t), near 1 in the first steps).
-        for η in [ 30.0; 100.0; 300.0; 1000.0 ] ->
+        for η in [ 1.0; 5.0; 30.0 ] ->
             $"backward η={η}", (fun c -> { c with Guidance = Guidance.Backward; Eta = η }) ]
     Axis.firstSeeds 4
 ]
