@@ -52,8 +52,8 @@ module ShapesBenchmark =
         List.truncate singles (named "single-") @ pairLayouts
 
     /// The CI-sized regression grid: 10 single objects and 8 pairs (two per relation) × none /
-    /// backward × 2 seeds, 52 objects per mode; about four minutes on 2 cores (backward guidance's 40
-    /// iterations per guided step cost most of it).
+    /// backward × 2 seeds, 52 objects per mode; about three and a half minutes on 2 cores (backward
+    /// guidance's 40 iterations per guided step cost most of it).
     let regression (toyFolder: string) (layouts: Layout list) =
         create "toy-regression" toyFolder (regressionLayouts layouts 10 2) [ Guidance.None; Guidance.Backward ] 2
 
